@@ -1,0 +1,52 @@
+# Every target installs what it needs (uv, Debian packages, both Python environments) and is
+# idempotent: a second run only checks and skips.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+UV_VERSION := 0.13.9
+UV := .tools/bin/uv
+MAIN_ENV := .venv
+AUDIO_ENV := .venv-audio
+APT_PACKAGES := fluidsynth fluid-soundfont-gm ffmpeg
+CORPUS ?= ../shared/datasets/corridos-midi
+RUNS ?= runs
+export UV_PYTHON_DOWNLOADS := never
+export UV_LINK_MODE := copy
+
+.PHONY: help setup system envs demo test bench lock clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+setup: system envs  ## install everything: Debian packages, uv, the main and audio environments
+
+system:  ## Debian packages (fluidsynth, the GM soundfont, ffmpeg)
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages: $$missing"; \
+	  $(if $(filter 0,$(shell id -u)),,sudo) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+$(UV):
+	python3 -m venv .tools
+	.tools/bin/python -m pip install -q --disable-pip-version-check uv==$(UV_VERSION)
+
+envs: $(UV)  ## the two Python environments, from the committed lock
+	@$(UV) sync -q --frozen --extra main
+	@UV_PROJECT_ENVIRONMENT=$(AUDIO_ENV) $(UV) sync -q --frozen --extra audio --no-dev
+
+lock: $(UV)  ## re-resolve uv.lock after editing pyproject.toml
+	$(UV) lock
+
+demo: setup  ## the main job on the embedded default: build the dataset from the corpus
+	$(MAIN_ENV)/bin/corridos dataset build $(CORPUS) --out $(RUNS)/demo/dataset
+
+test: setup  ## the test suite
+	$(MAIN_ENV)/bin/python -m pytest -q
+
+bench: setup  ## the benchmarks; each prints its figures
+	$(MAIN_ENV)/bin/python benchmarks/dataset_build.py --corpus $(CORPUS)
+
+clean:  ## remove environments and local runs
+	rm -rf $(MAIN_ENV) $(AUDIO_ENV) .tools $(RUNS)

@@ -1,0 +1,33 @@
+"""Numbers the whole platform agrees on. Each one is explained where it is not obvious."""
+
+from pathlib import Path
+
+# The requinto's useful range. The corpus cleaning keeps 52-93 (measured in FINDINGS: below 52 is
+# bass and rhythm-guitar bleed); transcription of separated audio keeps 55-93.
+REQUINTO_PITCH_MIN = 52
+REQUINTO_PITCH_MAX = 93
+TRANSCRIPTION_PITCH_MIN = 55
+
+# General MIDI program 24: acoustic guitar (nylon), the closest GM sound to a requinto.
+NYLON_GUITAR_PROGRAM = 24
+
+# The corpus came from a piano model whose onsets and durations sit on a 32 ms frame grid.
+CORPUS_FRAME_SECONDS = 0.032
+
+MIDI_SUFFIXES = (".mid", ".midi")
+AUDIO_SUFFIXES = (".wav", ".mp3", ".flac", ".ogg")
+
+# Velocity written for decoded notes when the vocabulary carries no velocity.
+DEFAULT_VELOCITY = 80
+
+SOUNDFONT_PATH = Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")
+AUDIO_SAMPLE_RATE = 44100
+
+# Where local runs put everything they make (datasets, MLflow store, pipeline artifacts).
+DEFAULT_RUNS_DIR = Path("runs")
+SHARED_CORPUS_DIR = Path(__file__).resolve().parent.parent.parent / "shared" / "datasets" / "corridos-midi"
+
+DATASET_MANIFEST = "manifest.json"
+DATASET_VOCABULARY = "vocabulary.json"
+DATASET_SUMMARY = "summary.json"
+SPLITS = ("train", "validation", "test")
