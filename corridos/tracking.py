@@ -1,0 +1,46 @@
+"""Where runs are recorded: MLflow at MLFLOW_TRACKING_URI, or a local sqlite store by default."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+from corridos.constants import DEFAULT_RUNS_DIR
+
+EXPERIMENT = "corridos"
+
+
+def local_tracking_uri(runs_dir: Path = DEFAULT_RUNS_DIR) -> str:
+    return f"sqlite:///{(Path(runs_dir) / 'mlflow.db').resolve()}"
+
+
+def configure(experiment: str = EXPERIMENT, runs_dir: Path = DEFAULT_RUNS_DIR) -> str:
+    """Point MLflow at the environment's server or the local store; returns the tracking URI.
+
+    The local store keeps artifacts beside it in runs/mlartifacts, not in the working directory.
+    """
+    import mlflow
+
+    uri = os.environ.get("MLFLOW_TRACKING_URI") or local_tracking_uri(runs_dir)
+    mlflow.set_tracking_uri(uri)
+    if mlflow.get_experiment_by_name(experiment) is None:
+        location = None if "MLFLOW_TRACKING_URI" in os.environ else (Path(runs_dir) / "mlartifacts").resolve().as_uri()
+        mlflow.create_experiment(experiment, artifact_location=location)
+    mlflow.set_experiment(experiment)
+    return uri
+
+
+def file_sha256(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def flatten(values: dict, prefix: str = "") -> dict[str, object]:
+    """{'model': {'layers': 2}} -> {'model.layers': 2}, for MLflow params."""
+    flat = {}
+    for key, value in values.items():
+        if isinstance(value, dict):
+            flat.update(flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
