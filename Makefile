@@ -7,7 +7,7 @@ UV_VERSION := 0.13.9
 UV := .tools/bin/uv
 MAIN_ENV := .venv
 AUDIO_ENV := .venv-audio
-APT_PACKAGES := fluidsynth fluid-soundfont-gm ffmpeg
+APT_PACKAGES := fluidsynth fluid-soundfont-gm ffmpeg radosgw ceph-mon ceph-osd
 CORPUS ?= ../shared/datasets/corridos-midi
 RUNS ?= runs
 export UV_PYTHON_DOWNLOADS := never
@@ -20,12 +20,12 @@ help:  ## list the targets
 
 setup: system envs  ## install everything: Debian packages, uv, the main and audio environments
 
-system:  ## Debian packages (fluidsynth, the GM soundfont, ffmpeg)
+system:  ## Debian packages (fluidsynth, the GM soundfont, ffmpeg, Ceph's S3 gateway for tests)
 	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages: $$missing"; \
 	  $(if $(filter 0,$(shell id -u)),,sudo) apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive $(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y -qq $$missing >/dev/null; \
+	  DEBIAN_FRONTEND=noninteractive $(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
 
 $(UV):
@@ -50,3 +50,11 @@ bench: setup  ## the benchmarks; each prints its figures
 
 clean:  ## remove environments and local runs
 	rm -rf $(MAIN_ENV) $(AUDIO_ENV) .tools $(RUNS)
+
+.PHONY: demo-audio
+DEMO_AUDIO := $(RUNS)/demo/audio
+demo-audio: setup  ## the audio stages on synthetic mixtures: render, train a tiny separator, separate, transcribe, score
+	rm -rf $(DEMO_AUDIO)
+	$(MAIN_ENV)/bin/corridos audio render $(CORPUS) --out $(DEMO_AUDIO)/mixtures --songs 8
+	$(MAIN_ENV)/bin/corridos audio train-separator $(DEMO_AUDIO)/mixtures --model-dir $(DEMO_AUDIO)/separator --set steps=60
+	$(MAIN_ENV)/bin/corridos audio evaluate $(DEMO_AUDIO)/mixtures --model $(DEMO_AUDIO)/separator --out $(DEMO_AUDIO)/evaluation

@@ -24,12 +24,9 @@ _REQUIREMENTS = ("keras", "tensorflow-cpu", "note-seq", "numpy", "pandas", "mlfl
 
 class CorridosGenerator(mlflow.pyfunc.PythonModel):
     def load_context(self, context) -> None:
-        from corridos.models import load_model
         from corridos.sampling import Sampler
-        from corridos.tokenizer import Vocabulary
 
-        folder = Path(context.artifacts["model"])
-        self.sampler = Sampler(load_model(folder), Vocabulary.load(folder / "vocabulary.json"))
+        self.sampler = Sampler(*load(context.artifacts["model"]))
 
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
         return pd.DataFrame([self.generate_one(row) for row in model_input.to_dict("records")])
@@ -75,15 +72,18 @@ def midi_bytes(sequence) -> bytes:
         return write_midi(sequence, Path(folder) / "piece.mid").read_bytes()
 
 
-def write_sample(sequence, stem: Path) -> list[Path]:
-    """A generated piece as MIDI and a piano-roll PNG beside it."""
+def write_sample(sequence, stem: Path, audio: bool = True) -> list[Path]:
+    """A generated piece as MIDI, a piano-roll PNG and (FluidSynth, nylon guitar) a WAV."""
     from corridos import pianoroll
     from corridos.sequences import write_midi
+    from corridos.synthesis import render_sequence
 
     stem = Path(stem)
-    midi = write_midi(sequence, stem.with_suffix(".mid"))
-    picture = pianoroll.save([(stem.name, sequence)], stem.with_suffix(".png"))
-    return [midi, picture]
+    paths = [write_midi(sequence, stem.with_suffix(".mid")),
+             pianoroll.save([(stem.name, sequence)], stem.with_suffix(".png"))]
+    if audio and len(sequence.notes):
+        paths.append(render_sequence(sequence, stem.with_suffix(".wav")))
+    return paths
 
 
 def log(model_dir: Path, registered_name: str | None = None):
@@ -96,3 +96,32 @@ def log(model_dir: Path, registered_name: str | None = None):
         signature=signature(),
         registered_model_name=registered_name,
     )
+
+
+def resolve(reference: str | Path) -> Path:
+    """A saved model folder from a local path or any MLflow model URI (models:/NAME@champion,
+    runs:/ID/generator, models:/m-ID)."""
+    from corridos.models import MODEL_CONFIG
+
+    local = Path(reference)
+    if (local / MODEL_CONFIG).is_file():
+        return local
+    if ":/" not in str(reference):
+        raise FileNotFoundError(f"{reference}: neither a saved model folder nor an MLflow model URI")
+    from corridos import tracking
+
+    tracking.configure()
+    downloaded = Path(mlflow.artifacts.download_artifacts(artifact_uri=str(reference)))
+    folder = downloaded / "artifacts" / "model"
+    if not (folder / MODEL_CONFIG).is_file():
+        raise FileNotFoundError(f"{reference}: an MLflow model, but not a corridos generator (no artifacts/model)")
+    return folder
+
+
+def load(reference: str | Path):
+    """(model, vocabulary) from a local folder or an MLflow model URI."""
+    from corridos.models import load_model
+    from corridos.tokenizer import Vocabulary
+
+    folder = resolve(reference)
+    return load_model(folder), Vocabulary.load(folder / "vocabulary.json")

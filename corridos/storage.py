@@ -34,6 +34,11 @@ def s3_client():
     return boto3.client("s3", endpoint_url=endpoint, config=Config(retries=retries))
 
 
+# A forked worker (the dataset stage's pool) would inherit the parent's client and its open
+# connections; two processes reading one socket get each other's responses (files swapped).
+os.register_at_fork(after_in_child=s3_client.cache_clear)
+
+
 def list_files(location: str | Path) -> list[str]:
     """Every file under a folder or S3 prefix (recursively, hidden files excluded), sorted."""
     if is_s3(location):
@@ -42,13 +47,29 @@ def list_files(location: str | Path) -> list[str]:
             prefix += "/"
         pages = s3_client().get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
         keys = [item["Key"] for page in pages for item in page.get("Contents", [])]
-        return sorted(f"s3://{bucket}/{key}" for key in keys if not _is_hidden(key) and not key.endswith("/"))
+        # hidden below the prefix, as for a folder: a dot in the prefix itself hides nothing
+        visible = [key for key in keys if not _is_hidden(key.removeprefix(prefix)) and not key.endswith("/")]
+        if not visible and _s3_object_exists(bucket, prefix.rstrip("/")):
+            return [str(location)]  # the URI names one object, as a path may name one file
+        return sorted(f"s3://{bucket}/{key}" for key in visible)
     root = Path(location)
     if root.is_file():
         return [str(root)]
     if not root.is_dir():
         raise FileNotFoundError(f"{location}: no such folder")
     return sorted(str(p) for p in root.rglob("*") if p.is_file() and not _is_hidden(str(p.relative_to(root))))
+
+
+def _s3_object_exists(bucket: str, key: str) -> bool:
+    from botocore.exceptions import ClientError
+
+    if not key:
+        return False
+    try:
+        s3_client().head_object(Bucket=bucket, Key=key)
+    except ClientError:
+        return False
+    return True
 
 
 def file_name(location: str) -> str:
@@ -86,9 +107,10 @@ def local_copy(location: str | Path, cache_dir: Path) -> Path:
     bucket, key = split_s3(uri)
     client = s3_client()
     objects = list_files(uri)
-    if not objects:  # a single object, not a prefix
+    if objects == [uri]:  # a single object, not a prefix
         target.parent.mkdir(parents=True, exist_ok=True)
         client.download_file(bucket, key, str(target))
+        objects = []
     for obj in objects:
         relative = obj.removeprefix(uri + "/")
         destination = target / relative

@@ -18,17 +18,23 @@ def local_tracking_uri(runs_dir: Path = DEFAULT_RUNS_DIR) -> str:
 def configure(experiment: str = EXPERIMENT, runs_dir: Path = DEFAULT_RUNS_DIR) -> str:
     """Point MLflow at the environment's server or the local store; returns the tracking URI.
 
-    The local store keeps artifacts beside it in runs/mlartifacts, not in the working directory.
     """
     import mlflow
 
     uri = os.environ.get("MLFLOW_TRACKING_URI") or local_tracking_uri(runs_dir)
     mlflow.set_tracking_uri(uri)
     if mlflow.get_experiment_by_name(experiment) is None:
-        location = None if "MLFLOW_TRACKING_URI" in os.environ else (Path(runs_dir) / "mlartifacts").resolve().as_uri()
-        mlflow.create_experiment(experiment, artifact_location=location)
+        mlflow.create_experiment(experiment, artifact_location=_local_artifact_root(uri))
     mlflow.set_experiment(experiment)
     return uri
+
+
+def _local_artifact_root(uri: str) -> str | None:
+    """Beside a local sqlite store, artifacts go in mlartifacts/ next to the database (MLflow's own
+    default is ./mlruns in whatever directory the process started in); a server decides for itself."""
+    if not uri.startswith("sqlite:///"):
+        return None
+    return (Path(uri.removeprefix("sqlite:///")).parent / "mlartifacts").resolve().as_uri()
 
 
 def file_sha256(path: Path) -> str:

@@ -48,3 +48,57 @@ def write(tmp_path):
         return write_midi(sequence, tmp_path / "midi" / name)
 
     return _write
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory):
+    """A real S3 server (Ceph radosgw on loopback) started once per session, with one bucket.
+
+    boto3 and corridos.storage reach it through the usual environment variables, set here and
+    restored at the end. Missing Ceph binaries fail the test: a skip would hide the S3 path.
+    """
+    import s3server
+    from corridos import storage
+
+    missing = s3server.missing_binaries()
+    if missing:
+        pytest.fail(f"the S3 tests need Ceph: {', '.join(missing)} not found; run `make setup`", pytrace=False)
+    with s3server.running(tmp_path_factory.mktemp("s3server")) as endpoint, pytest.MonkeyPatch.context() as env:
+        for name, value in endpoint.environment().items():
+            env.setenv(name, value)
+        storage.s3_client.cache_clear()  # a client made before would keep its old endpoint
+        yield endpoint
+    storage.s3_client.cache_clear()
+
+
+def motif_song(seed: int, repeats: int = 40):
+    """A learnable song: one short motif, transposed a little each time, on a 10 ms grid."""
+    rng = np.random.default_rng(seed)
+    motif = rng.integers(62, 80, 6)
+    rows, time = [], 0.0
+    for repeat in range(repeats):
+        shift = int(rng.integers(-2, 3))
+        for pitch in motif:
+            rows.append((round(time, 2), round(time + 0.11, 2), int(pitch) + shift, 80))
+            time += 0.12
+        time += 0.2
+    return notes(*rows)
+
+
+@pytest.fixture(scope="session")
+def tiny_dataset(tmp_path_factory):
+    """A built dataset of 12 motif songs, shared by the model tests."""
+    from corridos.dataset import DatasetConfig, build_dataset
+    from corridos.sequences import write_midi
+    from corridos.splits import SplitConfig
+
+    folder = tmp_path_factory.mktemp("motifs")
+    for seed in range(12):
+        write_midi(motif_song(seed), folder / "midi" / f"Band {seed % 4} - Motif {seed}.mid")
+    config = DatasetConfig(split=SplitConfig(validation_fraction=0.25), piano_roll_songs=0)
+    return build_dataset(folder / "midi", folder / "dataset", config, workers=1, progress=False).path
+
+
+TINY_MODEL = {"model.embedding_dim": 32, "model.hidden_dim": 48, "model.layers": 2, "model.heads": 2,
+              "model.context": 64, "sequence_length": 64, "batch_size": 8, "steps_per_epoch": 12,
+              "warmup_steps": 4, "sample_seconds": 3.0}
