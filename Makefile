@@ -39,14 +39,25 @@ envs: $(UV)  ## the two Python environments, from the committed lock
 lock: $(UV)  ## re-resolve uv.lock after editing pyproject.toml
 	$(UV) lock
 
-demo: setup  ## the main job on the embedded default: build the dataset from the corpus
-	$(MAIN_ENV)/bin/corridos dataset build $(CORPUS) --out $(RUNS)/demo/dataset
+DEMO := $(RUNS)/demo
+FAMILIES := lstm wavenet transformer
+demo: setup  ## the main job on the embedded default: dataset, train each family (tiny), evaluate, generate
+	$(MAIN_ENV)/bin/corridos dataset build $(CORPUS) --out $(DEMO)/dataset
+	for family in $(FAMILIES); do \
+	  $(MAIN_ENV)/bin/corridos train $(DEMO)/dataset --family $$family --preset tiny --out $(DEMO)/train/$$family || exit 1; \
+	done
+	$(MAIN_ENV)/bin/corridos evaluate $(DEMO)/dataset $(foreach f,$(FAMILIES),--model $(f)=$(DEMO)/train/$(f)/model) \
+	  --out $(DEMO)/evaluation
+	$(MAIN_ENV)/bin/corridos generate $(DEMO)/train/transformer/model --out $(DEMO)/generated --seconds 30 --top-k 40
+	@echo "MLflow UI: $(MAIN_ENV)/bin/mlflow ui --backend-store-uri sqlite:///$(abspath $(RUNS))/mlflow.db  (then open http://127.0.0.1:5000)"
 
 test: setup  ## the test suite
 	$(MAIN_ENV)/bin/python -m pytest -q
 
 bench: setup  ## the benchmarks; each prints its figures
 	$(MAIN_ENV)/bin/python benchmarks/dataset_build.py --corpus $(CORPUS)
+	$(MAIN_ENV)/bin/python benchmarks/training.py
+	$(MAIN_ENV)/bin/python benchmarks/sampling.py
 
 clean:  ## remove environments and local runs
 	rm -rf $(MAIN_ENV) $(AUDIO_ENV) .tools $(RUNS)

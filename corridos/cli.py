@@ -7,9 +7,12 @@ from typing import Optional
 
 import typer
 
+from corridos.cli_audio import audio_app
+
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="corridos: learn to write corridos tumbados.")
 dataset_app = typer.Typer(no_args_is_help=True, help="Build tokenized datasets from MIDI.")
 app.add_typer(dataset_app, name="dataset")
+app.add_typer(audio_app, name="audio")
 
 
 def _fail(message: str) -> None:

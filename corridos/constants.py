@@ -31,3 +31,6 @@ DATASET_MANIFEST = "manifest.json"
 DATASET_VOCABULARY = "vocabulary.json"
 DATASET_SUMMARY = "summary.json"
 SPLITS = ("train", "validation", "test")
+
+# The audio environment (TensorFlow 2.12: Spleeter, Basic Pitch), relative to the repository.
+AUDIO_ENV_DIR = ".venv-audio"
