@@ -34,3 +34,16 @@ SPLITS = ("train", "validation", "test")
 
 # The audio environment (TensorFlow 2.12: Spleeter, Basic Pitch), relative to the repository.
 AUDIO_ENV_DIR = ".venv-audio"
+
+# The model registry: every trained generator becomes a version of this model; serving loads the
+# version the promotion gate put behind the champion alias.
+REGISTERED_MODEL_NAME = "corridos-generator"
+CHAMPION_ALIAS = "champion"
+
+# Container images the pipeline's components run in (k8s/ and docker/ build them).
+IMAGE_REGISTRY = "ghcr.io/corridos"
+IMAGE_TAG = "0.1.0"
+AUDIO_IMAGE = f"{IMAGE_REGISTRY}/corridos-audio:{IMAGE_TAG}"  # TF 2.12: Spleeter, Basic Pitch
+TRAIN_IMAGE = f"{IMAGE_REGISTRY}/corridos-train:{IMAGE_TAG}"  # TF 2.21 + JAX with CUDA: train, evaluate
+LIGHT_IMAGE = f"{IMAGE_REGISTRY}/corridos-light:{IMAGE_TAG}"  # main env on CPU: ingest, dataset, registry
+SERVING_IMAGE = f"{IMAGE_REGISTRY}/corridos-serving:{IMAGE_TAG}"  # the BentoML service
