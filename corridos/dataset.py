@@ -87,23 +87,25 @@ class DatasetResult:
 
 
 def build_dataset(
-    source: str | Path,
+    source: str | Path | list[str | Path],
     out_dir: str | Path | None = None,
     config: DatasetConfig = DatasetConfig(),
     workers: int | None = None,
     progress: bool = True,
 ) -> DatasetResult:
-    """Build the dataset from every file under `source`; bad files are skipped and recorded."""
+    """Build the dataset from every file under `source` (a folder or s3:// prefix, or a list of
+    them, e.g. the corpus and the transcriptions); bad files are skipped and recorded."""
+    sources_given = source if isinstance(source, list) else [source]
     try:
-        uris = storage.list_files(source)
+        uris = [uri for location in sources_given for uri in storage.list_files(location)]
     except FileNotFoundError as error:
         raise DatasetError(str(error)) from error
-    processed = _process_all(uris, config, workers, progress)
+    processed = _process_all(uris, _unique_names(uris), config, workers, progress)
     sources = [p.source for p in processed]
     usable = {p.source.name: p for p in processed if p.source.status == "used"}
     if not usable:
         reasons = sorted({s.reason for s in sources})
-        raise DatasetError(f"{source}: no usable MIDI among {len(sources)} file(s); reasons: {'; '.join(reasons) or 'no files'}")
+        raise DatasetError(f"{', '.join(map(str, sources_given))}: no usable MIDI among {len(sources)} file(s); reasons: {'; '.join(reasons) or 'no files'}")
 
     copies = _drop_exact_copies(usable)
     groups = find_groups({n: p.fingerprint for n, p in usable.items()}, copies, config.duplicates)
@@ -124,7 +126,7 @@ def build_dataset(
     manifest = {
         "version": version,
         "code_version": code_version(),
-        "source": str(source),
+        "source": [str(s) for s in sources_given] if isinstance(source, list) else str(source),
         "config": config_io.to_dict(config),
         "vocabulary_size": vocabulary.size,
         "shards": shards,
@@ -139,9 +141,9 @@ def build_dataset(
     return DatasetResult(out, version, summary)
 
 
-def process_file(uri: str, config: DatasetConfig) -> _Processed:
+def process_file(uri: str, name: str, config: DatasetConfig) -> _Processed:
     """Parse, clean, fingerprint and tokenize one file; any failure becomes a recorded skip."""
-    source = SourceFile(name=storage.file_name(uri), uri=uri)
+    source = SourceFile(name=name, uri=uri)
     result = _Processed(source)
     try:
         data = storage.read_bytes(uri)
@@ -171,17 +173,32 @@ def process_file(uri: str, config: DatasetConfig) -> _Processed:
     return result
 
 
-def _process_all(uris: list[str], config: DatasetConfig, workers: int | None, progress: bool) -> list[_Processed]:
+def _unique_names(uris: list[str]) -> list[str]:
+    """File names, made unique across sources: a second 'A - B.mid' becomes 'A - B (2).mid', which
+    keeps its artist and title, so the two still share a title group and a split."""
+    names, seen = [], {}
+    for uri in uris:
+        name = storage.file_name(uri)
+        seen[name] = seen.get(name, 0) + 1
+        if seen[name] > 1:
+            stem, dot, suffix = name.rpartition(".")
+            name = f"{stem} ({seen[name]}){dot}{suffix}" if dot else f"{name} ({seen[name]})"
+        names.append(name)
+    return names
+
+
+def _process_all(uris: list[str], names: list[str], config: DatasetConfig, workers: int | None,
+                 progress: bool) -> list[_Processed]:
     from tqdm import tqdm
 
     workers = workers or os.cpu_count() or 1
     bar = dict(total=len(uris), desc="dataset", unit="file", disable=not progress)
     if workers == 1 or len(uris) < 8:
-        return [process_file(u, config) for u in tqdm(uris, **bar)]
+        return [process_file(u, n, config) for u, n in tqdm(list(zip(uris, names)), **bar)]
     # fork: workers inherit the imported modules instead of importing note-seq again.
     import_note_seq()
     with ProcessPoolExecutor(workers, mp_context=get_context("fork")) as pool:
-        return list(tqdm(pool.map(process_file, uris, [config] * len(uris), chunksize=4), **bar))
+        return list(tqdm(pool.map(process_file, uris, names, [config] * len(uris), chunksize=4), **bar))
 
 
 def _drop_exact_copies(usable: dict[str, _Processed]) -> dict[str, str]:

@@ -294,7 +294,7 @@ def _comparison_plot(report: dict[str, dict], path: Path) -> Path:
 
 
 def evaluate(models: dict[str, str], data: str | Path, out_dir: str | Path, config: EvaluationConfig = EvaluationConfig(),
-             log_to_mlflow: bool = True) -> dict[str, dict]:
+             log_to_mlflow: bool = True, parent_run_id: str | None = None) -> dict[str, dict]:
     """Evaluate named models (folders or MLflow URIs) side by side on the same data.
 
     Writes report.json, comparison.png and each model's samples under out_dir; with MLflow on,
@@ -313,7 +313,7 @@ def evaluate(models: dict[str, str], data: str | Path, out_dir: str | Path, conf
             generator_model.write_sample(_sequence(notes), out / name / f"sample-{index}")
     report = write_report(results, out)
     if log_to_mlflow:
-        _log_runs(results, out, report)
+        _log_runs(results, out, report, parent_run_id)
     return results
 
 
@@ -323,15 +323,14 @@ def _sequence(notes: NoteArrays):
     return from_arrays(notes)
 
 
-def _log_runs(results: dict[str, dict], out: Path, report: Path) -> None:
+def _log_runs(results: dict[str, dict], out: Path, report: Path, parent_run_id: str | None) -> None:
     import mlflow
 
     from corridos import tracking
 
-    tracking.configure()
     for name, result in results.items():
-        with mlflow.start_run(run_name=f"evaluate-{name}", nested=mlflow.active_run() is not None):
-            mlflow.set_tags({"stage": "evaluate", "model": result["model"]})
+        with tracking.start_stage_run("evaluate", f"evaluate-{name}", parent_run_id):
+            mlflow.set_tag("model", result["model"])
             mlflow.log_metrics(summary_metrics(result))
             mlflow.log_artifact(str(report))
             mlflow.log_artifact(str(out / "comparison.png"), "plots")

@@ -112,10 +112,11 @@ def resolve(reference: str | Path) -> Path:
 
     tracking.configure()
     downloaded = Path(mlflow.artifacts.download_artifacts(artifact_uri=str(reference)))
-    folder = downloaded / "artifacts" / "model"
-    if not (folder / MODEL_CONFIG).is_file():
-        raise FileNotFoundError(f"{reference}: an MLflow model, but not a corridos generator (no artifacts/model)")
-    return folder
+    # MLflow stores the logged folder under artifacts/<its own name>
+    folders = sorted(p.parent for p in downloaded.glob(f"artifacts/*/{MODEL_CONFIG}"))
+    if len(folders) != 1:
+        raise FileNotFoundError(f"{reference}: an MLflow model, but not a corridos generator (no saved model inside)")
+    return folders[0]
 
 
 def load(reference: str | Path):

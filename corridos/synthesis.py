@@ -203,7 +203,8 @@ def _db(gain_db: float) -> float:
 
 
 def _safe(name: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_" else "_" for c in name)[:60]
+    # Spaces stay, so "Artist - Title" keeps the separator the dataset stage reads artist and title from.
+    return "".join(c if c.isalnum() or c in "-_ " else "_" for c in name)[:60]
 
 
 def _write_csvs(out_dir: Path, mixtures: list[Mixture]) -> None:

@@ -50,3 +50,15 @@ def flatten(values: dict, prefix: str = "") -> dict[str, object]:
         else:
             flat[f"{prefix}{key}"] = value
     return flat
+
+
+def start_stage_run(stage: str, name: str | None = None, parent_run_id: str | None = None):
+    """An MLflow run for one stage: a child of `parent_run_id` (the pipeline run's), else of the
+    active run if there is one, else top-level. Use as a context manager."""
+    import mlflow
+
+    configure()
+    run = mlflow.start_run(run_name=name or stage, parent_run_id=parent_run_id,
+                           nested=parent_run_id is None and mlflow.active_run() is not None)
+    mlflow.set_tag("stage", stage)
+    return run

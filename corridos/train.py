@@ -118,7 +118,7 @@ def accelerator_present() -> bool:
 
 
 def train(dataset_dir: str | Path, out_dir: str | Path, config: TrainConfig, log_to_mlflow: bool = True,
-          progress: bool = True) -> TrainResult:
+          progress: bool = True, parent_run_id: str | None = None) -> TrainResult:
     """Train on the dataset's train split, stop early on its validation split, save to out_dir/model."""
     from corridos.dataset import load_dataset
 
@@ -150,7 +150,7 @@ def train(dataset_dir: str | Path, out_dir: str | Path, config: TrainConfig, log
         keras.callbacks.EarlyStopping(patience=config.patience, restore_best_weights=True),
         keras.callbacks.BackupAndRestore(str(out / "backup")),
     ]
-    tracker = _MlflowRun(dataset.path, config, out) if log_to_mlflow else None
+    tracker = _MlflowRun(dataset.path, config, out, parent_run_id) if log_to_mlflow else None
     if tracker:
         callbacks.append(tracker.callback())
     history = model.fit(batches, validation_data=validation, epochs=config.epochs, callbacks=callbacks,
@@ -189,19 +189,17 @@ class _MlflowRun:
     """Logs one training run: params, per-epoch metrics, the dataset's manifest hash, loss curves,
     samples, and the generator as an MLflow model."""
 
-    def __init__(self, dataset_path: Path, config: TrainConfig, out: Path):
+    def __init__(self, dataset_path: Path, config: TrainConfig, out: Path, parent_run_id: str | None):
         import mlflow
 
         from corridos import tracking
 
-        tracking.configure()
         self.out = out
         self.config = config
-        self.run = mlflow.start_run(run_name=f"train-{config.model.family}", nested=mlflow.active_run() is not None)
+        self.run = tracking.start_stage_run("train", f"train-{config.model.family}", parent_run_id)
         mlflow.log_params(tracking.flatten(config_io.to_dict(config)))
         manifest = Path(dataset_path) / "manifest.json"
         mlflow.set_tags({
-            "stage": "train",
             "model_family": config.model.family,
             "dataset_manifest_sha256": tracking.file_sha256(manifest),
             "dataset_version": json.loads(manifest.read_text())["version"],

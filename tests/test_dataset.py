@@ -121,3 +121,17 @@ def test_whole_corpus_with_a_test_list(tmp_path):
     assert result.summary["splits"]["train"]["hours"] > 5
     tokens = np.concatenate(list(load_dataset(result.path).songs("validation").values()))
     assert tokens.min() >= 3 and tokens.max() < load_dataset(result.path).vocabulary.size
+
+
+def test_several_sources_merge_and_same_names_stay_distinct(write, tmp_path):
+    from corridos.sequences import write_midi
+
+    for seed in range(4):
+        write(band(seed), f"Artist - Song {seed}.mid")
+    write_midi(band(9), tmp_path / "transcribed" / "Artist - Song 1.mid")
+    result = build_dataset([tmp_path / "midi", tmp_path / "transcribed"], tmp_path / "ds", progress=False)
+    manifest = json.loads((result.path / "manifest.json").read_text())
+    names = [f["name"] for f in manifest["files"]]
+    assert "Artist - Song 1 (2).mid" in names and len(set(names)) == 5
+    split = {f["name"]: f["split"] for f in manifest["files"]}
+    assert split["Artist - Song 1 (2).mid"] == split["Artist - Song 1.mid"]  # one title, one split
