@@ -13,6 +13,16 @@ app = typer.Typer(no_args_is_help=True, add_completion=False, help="corridos: le
 dataset_app = typer.Typer(no_args_is_help=True, help="Build tokenized datasets from MIDI.")
 app.add_typer(dataset_app, name="dataset")
 app.add_typer(audio_app, name="audio")
+pipeline_app = typer.Typer(no_args_is_help=True, help="Run the pipeline locally, compile it, or submit it to KFP.")
+app.add_typer(pipeline_app, name="pipeline")
+
+PIPELINE_ARGUMENT_HELP = "Pipeline parameter NAME=VALUE (see `corridos pipeline compile` YAML), repeatable."
+
+
+def _pipeline_arguments(pairs: list[str]) -> dict:
+    from corridos.config import parse_override
+
+    return dict(parse_override(p) for p in pairs)
 
 
 def _fail(message: str) -> None:
@@ -136,6 +146,48 @@ def evaluate(
                    f"perplexity {likelihood['perplexity']:.2f}  mean OA {oa:.3f}  "
                    f"in-scale {samples['in_scale_ratio']:.2f}  repetition {samples['repetition_ratio']:.2f}")
     typer.echo(f"report: {out / 'report.json'}")
+
+
+@pipeline_app.command("run")
+def pipeline_run(
+    corpus: str = typer.Option("../shared/datasets/corridos-midi", help="MIDI corpus folder or s3:// prefix."),
+    arg: list[str] = typer.Option([], help=PIPELINE_ARGUMENT_HELP),
+    runs: Path = typer.Option(Path("runs"), help="Where the local run, its MLflow store and artifacts go."),
+) -> None:
+    """Run the whole pipeline locally with kfp.local (MLflow: $MLFLOW_TRACKING_URI or runs/mlflow.db)."""
+    from corridos.pipeline import run_local
+
+    decision = run_local({"corpus_uri": corpus, **_pipeline_arguments(arg)}, runs)
+    verdict = "promoted to champion" if decision["promoted"] else "not promoted"
+    typer.echo(f"model version {decision['candidate_version']}: {verdict} ({'; '.join(decision['reasons'])})")
+    typer.echo(f"artifacts: {runs / 'pipeline'}")
+
+
+@pipeline_app.command("compile")
+def pipeline_compile(out: Path = typer.Option(Path("runs/corridos-pipeline.yaml"), help="IR YAML to write.")) -> None:
+    """Write the pipeline's IR YAML, to upload in the KFP UI or submit."""
+    from corridos.pipeline import compile_pipeline
+
+    typer.echo(f"wrote {compile_pipeline(out)}")
+
+
+@pipeline_app.command("submit")
+def pipeline_submit(
+    host: str = typer.Option(..., help="KFP API server URL, e.g. http://127.0.0.1:8888."),
+    corpus: str = typer.Option(..., help="MIDI corpus s3:// prefix, as the cluster sees it."),
+    arg: list[str] = typer.Option([], help=PIPELINE_ARGUMENT_HELP),
+    experiment: str = typer.Option("corridos"),
+    run_name: Optional[str] = typer.Option(None),
+) -> None:
+    """Compile, upload and start a run on a Kubeflow Pipelines cluster."""
+    from corridos.pipeline import submit
+
+    try:
+        run_id = submit(host, {"corpus_uri": corpus, **_pipeline_arguments(arg)}, experiment=experiment,
+                        run_name=run_name)
+    except Exception as error:  # the KFP client raises many kinds for an unreachable or refusing host
+        _fail(f"{host}: {type(error).__name__}: {error}")
+    typer.echo(f"run {run_id} started on {host}")
 
 
 def print_dataset_summary(summary: dict, path: Path) -> None:

@@ -47,3 +47,9 @@ AUDIO_IMAGE = f"{IMAGE_REGISTRY}/corridos-audio:{IMAGE_TAG}"  # TF 2.12: Spleete
 TRAIN_IMAGE = f"{IMAGE_REGISTRY}/corridos-train:{IMAGE_TAG}"  # TF 2.21 + JAX with CUDA: train, evaluate
 LIGHT_IMAGE = f"{IMAGE_REGISTRY}/corridos-light:{IMAGE_TAG}"  # main env on CPU: ingest, dataset, registry
 SERVING_IMAGE = f"{IMAGE_REGISTRY}/corridos-serving:{IMAGE_TAG}"  # the BentoML service
+
+# What pipeline pods read their settings and credentials from in the cluster (k8s/ creates them).
+CONFIG_MAP = "corridos-config"  # mlflow-tracking-uri, s3-endpoint-url
+S3_SECRET = "corridos-s3"  # access-key-id, secret-access-key
+MLFLOW_SECRET = "corridos-mlflow"  # username, password (MLflow basic auth)
+GPU_NODE_LABEL = ("corridos.io/pool", "gpu")

@@ -102,3 +102,24 @@ def tiny_dataset(tmp_path_factory):
 TINY_MODEL = {"model.embedding_dim": 32, "model.hidden_dim": 48, "model.layers": 2, "model.heads": 2,
               "model.context": 64, "sequence_length": 64, "batch_size": 8, "steps_per_epoch": 12,
               "warmup_steps": 4, "sample_seconds": 3.0}
+
+
+@pytest.fixture(scope="session")
+def mlflow_server(s3_server, tmp_path_factory):
+    """A real MLflow tracking server started once per session: runs and the registry in a throwaway
+    PostgreSQL, artifacts in the S3 server's bucket under mlflow/, proxied by the server.
+
+    Yields an mlflowserver.MLflowServer: .url (the tracking URI), .bucket, .prefix ("mlflow"),
+    .s3 (the S3 endpoint), .database_url. Tests point MLFLOW_TRACKING_URI at .url themselves.
+    Missing PostgreSQL binaries fail the test, as missing Ceph does for s3_server.
+    """
+    import mlflowserver
+    import pgserver
+
+    missing = pgserver.missing_binaries()
+    if missing:
+        pytest.fail(f"the MLflow server tests need PostgreSQL: {', '.join(missing)} not found; run `make setup`",
+                    pytrace=False)
+    with pgserver.running() as database:
+        with mlflowserver.running(tmp_path_factory.mktemp("mlflow-server"), database, s3_server) as server:
+            yield server

@@ -1,0 +1,71 @@
+from typing import List
+
+from kfp import dsl
+from kfp.dsl import Dataset, Input, Model, Output
+
+from corridos.constants import AUDIO_IMAGE, LIGHT_IMAGE
+
+
+@dsl.component(base_image=LIGHT_IMAGE, install_kfp_package=False)
+def ingest(audio_uri: str, corpus_uri: str, synthetic_songs: int, chunks: int, seed: int,
+           audio: Output[Dataset]) -> List[str]:
+    """Gather the recordings (from audio_uri, and/or band mixtures rendered from corpus songs) and
+    split them into chunks for the fan-out; each chunk is a JSON list of names under audio/mix/."""
+    import json
+    import shutil
+    from pathlib import Path
+
+    from corridos import storage, synthesis
+    from corridos.constants import AUDIO_SUFFIXES
+
+    out = Path(audio.path)
+    if synthetic_songs > 0:
+        songs = synthesis.corpus_songs(corpus_uri, synthetic_songs, seed=seed)
+        synthesis.render_mixtures(songs, out, synthesis.MixtureConfig(seed=seed), progress=False)
+    if audio_uri:
+        for uri in storage.list_files(audio_uri):
+            if uri.lower().endswith(AUDIO_SUFFIXES):
+                target = out / "mix" / storage.file_name(uri)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(storage.local_copy(uri, out / ".cache"), target)
+    names = sorted(p.name for p in (out / "mix").glob("*")) if (out / "mix").is_dir() else []
+    if not names:
+        raise ValueError(f"no recordings: nothing under {audio_uri!r} and synthetic_songs={synthetic_songs}")
+    size = -(-len(names) // max(1, chunks))
+    return [json.dumps(names[i : i + size]) for i in range(0, len(names), size)]
+
+
+@dsl.component(base_image=AUDIO_IMAGE, install_kfp_package=False)
+def prepare_separator(separator_uri: str, mixtures: Input[Dataset], steps: int, separator: Output[Model]):
+    """The given Spleeter model (folder or s3://), or a tiny one trained on the rendered mixtures."""
+    import shutil
+    from pathlib import Path
+
+    from corridos import audio_pipeline, storage
+
+    if separator_uri:
+        shutil.copytree(storage.local_copy(separator_uri, Path(separator.path).parent / ".cache"), separator.path)
+        return
+    if not (Path(mixtures.path) / "train.csv").is_file():
+        raise ValueError("no separator_uri given and no rendered mixtures to train one on (set synthetic_songs > 0)")
+    audio_pipeline.train_separator(mixtures.path, separator.path, "tiny", {"steps": steps}, progress=False)
+
+
+@dsl.component(base_image=AUDIO_IMAGE, install_kfp_package=False)
+def separate(audio: Input[Dataset], names: str, separator: Input[Model], stems: Output[Dataset]):
+    """Requinto and accompaniment stems of one chunk of recordings (the model is loaded once)."""
+    import json
+    from pathlib import Path
+
+    from corridos import audio_pipeline
+
+    inputs = [str(Path(audio.path) / "mix" / name) for name in json.loads(names)]
+    audio_pipeline.separate(inputs, separator.path, stems.path, progress=False)
+
+
+@dsl.component(base_image=AUDIO_IMAGE, install_kfp_package=False)
+def transcribe(stems: Input[Dataset], midi: Output[Dataset]):
+    """Requinto MIDI of every separated song of the chunk, under midi/ (the dataset stage's input)."""
+    from corridos import audio_pipeline
+
+    audio_pipeline.transcribe([stems.path], midi.path, progress=False)

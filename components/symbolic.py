@@ -1,0 +1,32 @@
+from typing import List
+
+from kfp import dsl
+from kfp.dsl import Dataset, Input, Output
+
+from corridos.constants import LIGHT_IMAGE
+
+
+@dsl.component(base_image=LIGHT_IMAGE, install_kfp_package=False)
+def build_dataset(corpus_uri: str, transcriptions: Input[List[Dataset]], config: str, parent_run_id: str,
+                  dataset: Output[Dataset]) -> str:
+    """The corpus MIDI and every transcription, cleaned, de-duplicated, split and tokenized."""
+    import json
+    from pathlib import Path
+
+    import mlflow
+
+    from corridos import config as config_io
+    from corridos import tracking
+    from corridos.dataset import DatasetConfig
+    from corridos.dataset import build_dataset as build
+
+    sources = [corpus_uri] + [str(Path(t.path) / "midi") for t in transcriptions if (Path(t.path) / "midi").is_dir()]
+    result = build(sources, dataset.path, config_io.from_dict(DatasetConfig, json.loads(config)), progress=False)
+    with tracking.start_stage_run("dataset", "dataset", parent_run_id):
+        mlflow.set_tag("dataset_version", result.version)
+        mlflow.log_dict(result.summary, "summary.json")
+        mlflow.log_artifact(str(Path(dataset.path) / "manifest.json"))
+        mlflow.log_artifacts(str(Path(dataset.path) / "pianorolls"), "pianorolls")
+        for split, row in result.summary["splits"].items():
+            mlflow.log_metrics({f"{split}_{key}": value for key, value in row.items()})
+    return json.dumps(result.summary["files"])
