@@ -18,7 +18,7 @@ export UV_LINK_MODE := copy
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
 
-setup: system envs  ## install everything: Debian packages, uv, the main and audio environments
+setup: system envs k8s-tools  ## install everything: Debian packages, uv, the main and audio environments, the manifest checkers
 
 system:  ## Debian packages (fluidsynth, the GM soundfont, ffmpeg, Ceph's S3 gateway for tests)
 	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
@@ -40,15 +40,18 @@ lock: $(UV)  ## re-resolve uv.lock after editing pyproject.toml
 	$(UV) lock
 
 DEMO := $(RUNS)/demo
-FAMILIES := lstm wavenet transformer
-demo: setup  ## the main job on the embedded default: dataset, train each family (tiny), evaluate, generate
-	$(MAIN_ENV)/bin/corridos dataset build $(CORPUS) --out $(DEMO)/dataset
-	for family in $(FAMILIES); do \
-	  $(MAIN_ENV)/bin/corridos train $(DEMO)/dataset --family $$family --preset tiny --out $(DEMO)/train/$$family || exit 1; \
-	done
-	$(MAIN_ENV)/bin/corridos evaluate $(DEMO)/dataset $(foreach f,$(FAMILIES),--model $(f)=$(DEMO)/train/$(f)/model) \
-	  --out $(DEMO)/evaluation
-	$(MAIN_ENV)/bin/corridos generate $(DEMO)/train/transformer/model --out $(DEMO)/generated --seconds 30 --top-k 40
+OTHER_FAMILIES := lstm wavenet
+LATEST_RUN = $$(ls -td $(RUNS)/pipeline/corridos-* | head -1)
+demo: setup demo-audio  ## the main job: audio stages, then the whole pipeline run locally, families compared, a piece served
+	$(MAIN_ENV)/bin/corridos pipeline run --corpus $(abspath $(CORPUS)) --runs $(RUNS) \
+	  --arg separator_uri=$(abspath $(DEMO_AUDIO))/separator --arg synthetic_songs=4 --arg model_family=transformer
+	set -e; dataset=$(LATEST_RUN)/build-dataset/dataset; \
+	for family in $(OTHER_FAMILIES); do \
+	  $(MAIN_ENV)/bin/corridos train $$dataset --family $$family --preset tiny --out $(DEMO)/train/$$family; \
+	done; \
+	$(MAIN_ENV)/bin/corridos evaluate $$dataset --out $(DEMO)/evaluation --model transformer=$(LATEST_RUN)/train/model/model \
+	  $(foreach f,$(OTHER_FAMILIES),--model $(f)=$(DEMO)/train/$(f)/model)
+	$(MAIN_ENV)/bin/corridos generate models:/corridos-generator@champion --out $(DEMO)/generated --seconds 30 --top-k 40
 	@echo "MLflow UI: $(MAIN_ENV)/bin/mlflow ui --backend-store-uri sqlite:///$(abspath $(RUNS))/mlflow.db  (then open http://127.0.0.1:5000)"
 
 test: setup  ## the test suite
@@ -69,3 +72,18 @@ demo-audio: setup  ## the audio stages on synthetic mixtures: render, train a ti
 	$(MAIN_ENV)/bin/corridos audio render $(CORPUS) --out $(DEMO_AUDIO)/mixtures --songs 8
 	$(MAIN_ENV)/bin/corridos audio train-separator $(DEMO_AUDIO)/mixtures --model-dir $(DEMO_AUDIO)/separator --set steps=60
 	$(MAIN_ENV)/bin/corridos audio evaluate $(DEMO_AUDIO)/mixtures --model $(DEMO_AUDIO)/separator --out $(DEMO_AUDIO)/evaluation
+
+.PHONY: k8s-tools k8s-secrets images test-images
+K8S_TOOLS := k8s/tools
+IMAGES ?= audio light train serving
+k8s-tools: $(UV)  ## the manifest checkers (kubernetes-validate, checkov) in their own env, from k8s/tools/uv.lock
+	@$(UV) sync -q --frozen --project $(K8S_TOOLS)
+
+k8s-secrets:  ## random credentials for the cluster, into git-ignored k8s/*/secrets/ (kept if present)
+	k8s/secrets.sh
+
+images:  ## build the container images with Docker (IMAGES="audio light train serving"); starts dockerd if needed
+	docker/build.sh $(IMAGES)
+
+test-images: images  ## build the images, then run a smoke test in each
+	CORPUS=$(CORPUS) docker/smoke.sh $(IMAGES)
