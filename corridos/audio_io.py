@@ -15,6 +15,7 @@ import numpy as np
 
 from corridos import storage
 from corridos.constants import AUDIO_SUFFIXES
+from corridos.manifest import ManifestEntry
 
 MANIFEST = "manifest.json"
 
@@ -37,20 +38,10 @@ class AudioLimits:
 
 
 @dataclasses.dataclass
-class AudioSource:
-    """What one input file became; same conventions as the dataset stage's SourceFile."""
-
-    name: str
-    uri: str
-    sha256: str = ""
-    status: str = "used"  # or "skipped"
-    reason: str = ""
+class AudioSource(ManifestEntry):
     seconds: float = 0.0
     outputs: dict[str, str] = dataclasses.field(default_factory=dict)
     notes: int = 0
-
-    def skip(self, reason: str) -> None:
-        self.status, self.reason = "skipped", reason
 
 
 def list_inputs(sources: list[str]) -> list[str]:

@@ -29,6 +29,7 @@ from corridos.constants import (
     SPLITS,
 )
 from corridos.duplicates import DuplicateConfig, exact_key, find_groups, fingerprint
+from corridos.manifest import ManifestEntry
 from corridos.provenance import code_version
 from corridos.sequences import BadInputError, from_midi_bytes, import_note_seq
 from corridos.splits import SplitConfig, assign
@@ -51,14 +52,7 @@ class DatasetError(RuntimeError):
 
 
 @dataclasses.dataclass
-class SourceFile:
-    """What one input file became; the manifest holds one of these per file."""
-
-    name: str
-    uri: str
-    sha256: str = ""
-    status: str = "used"  # or "skipped"
-    reason: str = ""
+class SourceFile(ManifestEntry):
     split: str = ""
     notes_in: int = 0
     removed_by_rule: dict[str, int] = dataclasses.field(default_factory=dict)
@@ -66,9 +60,6 @@ class SourceFile:
     notes_out: int = 0
     tokens: int = 0
     seconds: float = 0.0
-
-    def skip(self, reason: str) -> None:
-        self.status, self.reason = "skipped", reason
 
 
 @dataclasses.dataclass
