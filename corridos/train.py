@@ -149,6 +149,7 @@ def train(dataset_dir: str | Path, out_dir: str | Path, config: TrainConfig, log
     callbacks = [
         keras.callbacks.EarlyStopping(patience=config.patience, restore_best_weights=True),
         keras.callbacks.BackupAndRestore(str(out / "backup")),
+        batches.follow_epochs(),
     ]
     tracker = _MlflowRun(dataset.path, config, out, parent_run_id) if log_to_mlflow else None
     if tracker:
@@ -181,8 +182,9 @@ class TrainWindows(keras.utils.PyDataset):
         c = self.config
         return windows_batch(self.songs, c.sequence_length, c.batch_size, c.transpose, self.vocabulary, rng)
 
-    def on_epoch_end(self) -> None:
-        self.epoch += 1
+    def follow_epochs(self):
+        """A callback that tells the windows which epoch runs, also after a resume from backup."""
+        return keras.callbacks.LambdaCallback(on_epoch_begin=lambda epoch, logs: setattr(self, "epoch", epoch))
 
 
 class _MlflowRun:

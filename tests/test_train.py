@@ -78,3 +78,25 @@ def _notes_at(pitches):
 
     start = np.arange(len(pitches)) * 0.2
     return NoteArrays(start, start + 0.15, np.array(pitches, np.int16), np.full(len(pitches), 80, np.int16))
+
+
+def test_an_interrupted_run_resumes_where_it_stopped(tiny_dataset, tmp_path, monkeypatch):
+    import keras
+
+    class Crash(keras.callbacks.EarlyStopping):
+        """Dies at the end of the second epoch, before that epoch's backup is written."""
+
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch == 1:
+                raise RuntimeError("node preempted")
+            super().on_epoch_end(epoch, logs)
+
+    config = preset("tiny", "wavenet", {**TINY_MODEL, "epochs": 3, "patience": 5})
+    monkeypatch.setattr(keras.callbacks, "EarlyStopping", Crash)
+    with pytest.raises(RuntimeError, match="preempted"):
+        train(tiny_dataset, tmp_path / "run", config, log_to_mlflow=False, progress=False)
+    monkeypatch.undo()
+    assert (tmp_path / "run" / "backup").is_dir()
+    resumed = train(tiny_dataset, tmp_path / "run", config, log_to_mlflow=False, progress=False)
+    assert resumed.epochs_run == 2  # epochs 2 and 3; the first came from the backup
+    assert not (tmp_path / "run" / "backup").exists()  # a finished run leaves no backup behind
