@@ -20,13 +20,19 @@ help:  ## list the targets
 
 setup: system envs k8s-tools  ## install everything: Debian packages, uv, the main and audio environments, the manifest checkers
 
-system:  ## Debian packages (fluidsynth, the GM soundfont, ffmpeg, Ceph's S3 gateway for tests)
-	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+# Installs the Debian packages named in $(1) that are missing; quiet when none are.
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+define apt_install
+	@missing=$$(for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages: $$missing"; \
-	  $(if $(filter 0,$(shell id -u)),,sudo) apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive $(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
+endef
+
+system:  ## Debian packages: fluidsynth, the GM soundfont, ffmpeg; Ceph's S3 gateway and PostgreSQL for tests
+	$(call apt_install,$(APT_PACKAGES))
 
 $(UV):
 	python3 -m venv .tools
@@ -73,7 +79,7 @@ demo-audio: setup  ## the audio stages on synthetic mixtures: render, train a ti
 	$(MAIN_ENV)/bin/corridos audio train-separator $(DEMO_AUDIO)/mixtures --model-dir $(DEMO_AUDIO)/separator --set steps=60
 	$(MAIN_ENV)/bin/corridos audio evaluate $(DEMO_AUDIO)/mixtures --model $(DEMO_AUDIO)/separator --out $(DEMO_AUDIO)/evaluation
 
-.PHONY: k8s-tools k8s-secrets images test-images
+.PHONY: k8s-tools k8s-secrets image-system images test-images
 K8S_TOOLS := k8s/tools
 IMAGES ?= audio light train serving
 k8s-tools: $(UV)  ## the manifest checkers (kubernetes-validate, checkov) in their own env, from k8s/tools/uv.lock
@@ -82,8 +88,18 @@ k8s-tools: $(UV)  ## the manifest checkers (kubernetes-validate, checkov) in the
 k8s-secrets:  ## random credentials for the cluster, into git-ignored k8s/*/secrets/ (kept if present)
 	k8s/secrets.sh
 
-images:  ## build the container images with Docker (IMAGES="audio light train serving"); starts dockerd if needed
+IMAGE_APT_PACKAGES := debootstrap docker.io
+image-system:  ## Debian packages the image builds need (debootstrap, Docker)
+	$(call apt_install,$(IMAGE_APT_PACKAGES))
+
+images: image-system  ## build the container images with Docker (IMAGES="audio light train serving"); starts dockerd if needed
 	docker/build.sh $(IMAGES)
 
 test-images: images  ## build the images, then run a smoke test in each
 	CORPUS=$(CORPUS) docker/smoke.sh $(IMAGES)
+
+.PHONY: serve
+SERVE_PORT ?= 3000
+serve: setup  ## the generation service on 127.0.0.1 (SERVE_PORT, default 3000): the champion of the local MLflow store (or MLFLOW_TRACKING_URI's)
+	MLFLOW_TRACKING_URI=$${MLFLOW_TRACKING_URI:-sqlite:///$(abspath $(RUNS))/mlflow.db} \
+	  $(MAIN_ENV)/bin/bentoml serve serving.service:Corridos --host 127.0.0.1 --port $(SERVE_PORT)
