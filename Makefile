@@ -58,6 +58,7 @@ demo: setup demo-audio  ## the main job: audio stages, then the whole pipeline r
 	$(MAIN_ENV)/bin/corridos evaluate $$dataset --out $(DEMO)/evaluation --model transformer=$(LATEST_RUN)/train/model/model \
 	  $(foreach f,$(OTHER_FAMILIES),--model $(f)=$(DEMO)/train/$(f)/model)
 	$(MAIN_ENV)/bin/corridos generate models:/corridos-generator@champion --out $(DEMO)/generated --seconds 30 --top-k 40
+	$(MAIN_ENV)/bin/python serving/demo_call.py --out $(DEMO)/served
 	@echo "MLflow UI: $(MAIN_ENV)/bin/mlflow ui --backend-store-uri sqlite:///$(abspath $(RUNS))/mlflow.db  (then open http://127.0.0.1:5000)"
 
 test: setup  ## the test suite

@@ -83,11 +83,24 @@ class Sampler:
         tokens = self.sample_tokens(primer, config, samples)
         return [self._to_sequence(t, config.transpose) for t in tokens]
 
-    def sample_tokens(self, primer: np.ndarray, config: SampleConfig, samples: int = 1) -> list[np.ndarray]:
+    def generate_each(self, configs: list[SampleConfig]) -> list:
+        """One NoteSequence per config, sampled as one batch (serving batches concurrent requests).
+        The configs may differ only in seed and transpose; row i draws from the stream a lone
+        `generate(configs[i])` would, so a request gets the same music alone or in a batch."""
+        shared = dataclasses.replace(configs[0], seed=0, transpose=0)
+        if any(dataclasses.replace(c, seed=0, transpose=0) != shared for c in configs):
+            raise ValueError("a batch's configs may differ only in seed and transpose")
+        primer = primer_tokens(shared.primer, self.vocabulary) if shared.primer else np.zeros(0, np.int32)
+        rngs = [np.random.default_rng([c.seed, 0]) for c in configs]
+        tokens = self.sample_tokens(primer, shared, len(configs), rngs)
+        return [self._to_sequence(t, c.transpose) for t, c in zip(tokens, configs)]
+
+    def sample_tokens(self, primer: np.ndarray, config: SampleConfig, samples: int = 1,
+                      rngs: list[np.random.Generator] | None = None) -> list[np.ndarray]:
         from keras import ops
 
         _validate(config)
-        rngs = [np.random.default_rng([config.seed, i]) for i in range(samples)]
+        rngs = rngs or [np.random.default_rng([config.seed, i]) for i in range(samples)]
         cache = self.model.initial_cache(samples)
         prompt = np.concatenate([[BOS], primer]).astype(np.int32)
         for position, token in enumerate(prompt):

@@ -1,0 +1,82 @@
+"""The demo's last step: start the generation service on 127.0.0.1, generate one piece through
+HTTP, print where the file is, stop the service.
+
+The service serves the champion of the MLflow store at MLFLOW_TRACKING_URI (default: the local
+store under runs/). `--register-latest FAMILY` first registers the generator logged by the newest
+training run of that model family and makes it the champion, for a store that the promotion gate
+has not filled.
+
+    .venv/bin/python serving/demo_call.py --out runs/demo/served [--register-latest transformer]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from serving import local  # noqa: E402
+
+
+def generate_one(url: str, settings: dict) -> tuple[bytes, str]:
+    """(MIDI bytes, served model version) from one /generate call."""
+    request = urllib.request.Request(f"{url}/generate", json.dumps(settings).encode(), {"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=300) as response:
+        return response.read(), response.headers["X-Model-Version"]
+
+
+def register_latest_training(family: str, model_name: str) -> tuple[str, str]:
+    """Register the newest `family` training run's generator and point the champion alias at it."""
+    import mlflow
+
+    from corridos.constants import CHAMPION_ALIAS
+
+    runs = mlflow.search_runs(filter_string=f"tags.stage = 'train' and tags.model_family = '{family}' "
+                                            f"and attributes.status = 'FINISHED'",
+                              order_by=["attributes.start_time DESC"], max_results=1, output_format="list")
+    if not runs:
+        sys.exit(f"no finished {family} training run in {mlflow.get_tracking_uri()}; train one first")
+    run_id = runs[0].info.run_id
+    version = str(mlflow.register_model(f"runs:/{run_id}/generator", model_name).version)
+    mlflow.MlflowClient().set_registered_model_alias(model_name, CHAMPION_ALIAS, version)
+    return run_id, version
+
+
+def main() -> None:
+    from corridos import tracking
+    from corridos.constants import REGISTERED_MODEL_NAME
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, default=Path("runs/demo/served"))
+    parser.add_argument("--model-name", default=REGISTERED_MODEL_NAME)
+    parser.add_argument("--register-latest", metavar="FAMILY",
+                        help="first make the newest training run of this family's generator the champion")
+    parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    os.environ["MLFLOW_TRACKING_URI"] = tracking.configure()
+    if args.register_latest:
+        run_id, version = register_latest_training(args.register_latest, args.model_name)
+        print(f"registered the generator of training run {run_id} as {args.model_name} version {version}, "
+              f"now the champion")
+    environment = {"MLFLOW_TRACKING_URI": os.environ["MLFLOW_TRACKING_URI"], "CORRIDOS_MODEL_NAME": args.model_name,
+                   "CORRIDOS_RELOAD_SECONDS": "0"}
+    args.out.mkdir(parents=True, exist_ok=True)
+    log = args.out / "service.log"
+    began = time.monotonic()
+    with local.running(environment, log) as url:
+        print(f"service ready at {url} after {time.monotonic() - began:.0f} s (log: {log})")
+        midi, version = generate_one(url, {"seconds": args.seconds, "seed": args.seed, "top_k": 40})
+    path = args.out / f"{args.model_name}-v{version}-seed{args.seed}.mid"
+    path.write_bytes(midi)
+    print(f"generated {args.seconds:g} s by {args.model_name} version {version} over HTTP: {path.resolve()}")
+    print("service stopped")
+
+
+if __name__ == "__main__":
+    main()

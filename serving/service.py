@@ -1,0 +1,347 @@
+"""The generation service: the registry's champion generator behind an HTTP API (BentoML 1.4).
+
+    MLFLOW_TRACKING_URI=sqlite:///$PWD/runs/mlflow.db \\
+        .venv/bin/bentoml serve serving.service:Corridos --host 127.0.0.1 --port 3000
+
+It serves the version behind `models:/<CORRIDOS_MODEL_NAME>@champion` and follows the alias: the
+`reload` endpoint and a check every CORRIDOS_RELOAD_SECONDS load the new champion and swap it in
+between batches. Without a champion it stays up but not ready (/readyz and every generation
+endpoint answer 503 saying why), so it never serves a model nobody promoted.
+
+Concurrent requests with the same settings (seeds and transpositions may differ) are sampled as
+one batch: on 2 cores a batch of 16 costs about what one request does (serving/README.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import os
+import subprocess
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Annotated, Literal
+
+import bentoml
+from bentoml.validators import ContentType
+from pydantic import ConfigDict, Field
+from starlette.exceptions import HTTPException
+from starlette.responses import JSONResponse, Response
+
+from corridos.constants import CHAMPION_ALIAS, REGISTERED_MODEL_NAME
+
+MODEL_NAME_ENV = "CORRIDOS_MODEL_NAME"
+RELOAD_SECONDS_ENV = "CORRIDOS_RELOAD_SECONDS"
+MAX_BATCH_ENV = "CORRIDOS_MAX_BATCH"
+# Batches are padded to these sizes: XLA compiles the sampling step once per batch size, and a
+# compile costs seconds, so only these few are compiled (when a model is loaded, not on a request).
+BATCH_SIZES = (1, 2, 4, 8, 16)
+# A batch that is not full waits for more requests while they keep arriving (each within the quiet
+# time of the last, for at most the max). Without it, clients answered together come back some ms
+# apart, the first one back is sampled alone and the rest wait for it (measured: batches of 1, 15,
+# 1, 15 under 16 clients; a fixed 0.1 s window gave 10, 6, 10, 6).
+GATHER_QUIET_SECONDS = 0.05
+GATHER_MAX_SECONDS = 0.5
+# A primer is fed through the model token by token before sampling starts: bound its cost.
+MAX_PRIMER_BYTES = 2 * 1024 * 1024
+MAX_PRIMER_SECONDS = 120.0
+PRIMER_FILE = "primer.mid"
+AUDIO_TYPES = {"wav": "audio/wav", "mp3": "audio/mpeg"}
+
+# A child of "bentoml": BentoML configures that logger (level, format, request ids) in its workers.
+logger = logging.getLogger("bentoml.corridos")
+
+
+class Settings(bentoml.IODescriptor):
+    """Sampling settings; every one bounded, unknown fields refused (a typo is not ignored)."""
+
+    model_config = ConfigDict(extra="forbid")
+    seconds: float = Field(30.0, ge=1, le=120, description="seconds of new music")
+    temperature: float = Field(1.0, ge=0, le=2, description="0: always the likeliest token")
+    top_k: int = Field(0, ge=0, le=1000, description="0: no limit")
+    top_p: float = Field(1.0, gt=0, le=1)
+    seed: int = Field(0, ge=0, le=2**32 - 1)
+    transpose: int = Field(0, ge=-12, le=12, description="semitones applied to the output")
+
+
+class AudioSettings(Settings):
+    format: Literal["wav", "mp3"] = "wav"
+
+
+class ContinueSettings(Settings):
+    # Checked by content, not by the declared type: clients send .mid files as octet-stream.
+    primer: Path = Field(description="a MIDI file to continue")
+
+
+@dataclasses.dataclass(frozen=True)
+class Champion:
+    """The loaded model and where it came from in the registry."""
+
+    name: str
+    version: str
+    run_id: str
+    metrics: dict[str, float]
+    sampler: object
+
+
+class NoChampion(RuntimeError):
+    """The registry has no version behind the champion alias (or the store cannot be read)."""
+
+
+def read_champion_version(name: str):
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return mlflow.MlflowClient().get_model_version_by_alias(name, CHAMPION_ALIAS)
+    except MlflowException as error:
+        raise NoChampion(f"no model behind models:/{name}@{CHAMPION_ALIAS} at {mlflow.get_tracking_uri()}: "
+                         f"{error.message}") from error
+
+
+def load_champion(name: str, max_batch: int) -> Champion:
+    """The champion version's generator, compiled for every batch size up to max_batch before it
+    serves."""
+    import mlflow
+
+    from corridos import generator_model
+    from corridos.sampling import SampleConfig, Sampler
+
+    version = read_champion_version(name)
+    # By version, not by alias: the alias may move while this loads.
+    sampler = Sampler(*generator_model.load(f"models:/{name}/{version.version}"))
+    for size in (s for s in BATCH_SIZES if s <= max_batch):
+        sampler.generate_each([SampleConfig(seconds=1.0, seed=i) for i in range(size)])
+    metrics = mlflow.MlflowClient().get_run(version.run_id).data.metrics
+    return Champion(name, str(version.version), version.run_id, metrics, sampler)
+
+
+class Batcher:
+    """One sampling batch at a time, in a worker thread; requests that arrive meanwhile wait and
+    go together into the next batch, grouped by equal settings (seed and transpose may differ)."""
+
+    def __init__(self, max_batch: int):
+        self.max_batch = max_batch
+        self.waiting: list[tuple[object, asyncio.Future]] = []
+        self.wake = asyncio.Event()
+        self.worker = asyncio.get_running_loop().create_task(self._serve_forever())
+
+    async def generate(self, sampler, config):
+        future = asyncio.get_running_loop().create_future()
+        self.waiting.append(((sampler, config), future))
+        self.wake.set()
+        return await future
+
+    async def _serve_forever(self) -> None:
+        while True:
+            await self.wake.wait()
+            self.wake.clear()
+            while self.waiting:
+                await self._gather()
+                batch = self._next_batch()
+                await self._run(batch)
+
+    async def _gather(self) -> None:
+        """Before a batch that is not full starts, wait while more requests keep arriving."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + GATHER_MAX_SECONDS
+        while len(self.waiting) < self.max_batch and loop.time() < deadline:
+            seen = len(self.waiting)
+            await asyncio.sleep(GATHER_QUIET_SECONDS)
+            if len(self.waiting) == seen:
+                return
+
+    def _next_batch(self) -> list:
+        """The oldest request and up to max_batch - 1 later ones it can share a batch with."""
+        key = _batch_key(*self.waiting[0][0])
+        batch = [item for item in self.waiting if _batch_key(*item[0]) == key][: self.max_batch]
+        taken = {id(item) for item in batch}
+        self.waiting = [item for item in self.waiting if id(item) not in taken]
+        return batch
+
+    async def _run(self, batch: list) -> None:
+        sampler = batch[0][0][0]
+        configs = [config for (_, config), _ in batch]
+        began = time.perf_counter()
+        try:
+            pieces = await asyncio.to_thread(_generate_padded, sampler, configs)
+        except Exception as error:  # delivered to each waiting request, which answers for it
+            for _, future in batch:
+                if not future.done():  # done: its client went away and the request was cancelled
+                    future.set_exception(error)
+            return
+        logger.info("sampled a batch of %d (%g s of music each) in %.2f s", len(configs), configs[0].seconds,
+                    time.perf_counter() - began)
+        for (_, future), piece in zip(batch, pieces):
+            if not future.done():
+                future.set_result(piece)
+
+
+def _batch_key(sampler, config) -> tuple:
+    return id(sampler), dataclasses.astuple(dataclasses.replace(config, seed=0, transpose=0))
+
+
+def _generate_padded(sampler, configs: list) -> list:
+    """Pad the batch to a compiled size with copies of its first request, then drop them."""
+    size = next(s for s in BATCH_SIZES if s >= len(configs))
+    return sampler.generate_each(configs + [configs[0]] * (size - len(configs)))[: len(configs)]
+
+
+@bentoml.service(traffic={"timeout": 300, "max_concurrency": 64}, workers=1)
+class Corridos:
+    def __init__(self) -> None:
+        from corridos import tracking
+
+        self.model_name = os.environ.get(MODEL_NAME_ENV, REGISTERED_MODEL_NAME)
+        self.tracking_uri = tracking.configure()
+        self.max_batch = int(os.environ.get(MAX_BATCH_ENV, BATCH_SIZES[-1]))
+        if self.max_batch not in BATCH_SIZES:
+            raise ValueError(f"{MAX_BATCH_ENV}={self.max_batch}: expected one of {BATCH_SIZES}")
+        self.reload_seconds = float(os.environ.get(RELOAD_SECONDS_ENV, 60))
+        self.champion: Champion | None = None
+        self.problem = "loading"
+        self.loading = threading.Lock()
+        self.batcher: Batcher | None = None
+        self._load()
+
+    # -- the model and its registry alias --
+
+    def _load(self) -> dict:
+        """Load the champion unless it is the version served already; keep the old one on failure."""
+        with self.loading:
+            try:
+                current = str(read_champion_version(self.model_name).version)
+                if self.champion is None or self.champion.version != current:
+                    self.champion = load_champion(self.model_name, self.max_batch)
+                    logger.info("serving %s version %s", self.model_name, self.champion.version)
+                self.problem = ""
+            except NoChampion as error:
+                self.problem = str(error)
+                logger.error("%s", error)
+            except Exception as error:  # a broken new version: keep serving the old one, and say so
+                self.problem = f"loading the champion of {self.model_name} failed: {error!r}"
+                logger.exception("loading the champion failed")
+        return self.status()
+
+    def status(self) -> dict:
+        if self.champion is None:
+            return {"ready": False, "model": self.model_name, "problem": self.problem}
+        return {"ready": True, "model": self.champion.name, "version": self.champion.version,
+                "run_id": self.champion.run_id, "problem": self.problem or None}
+
+    @bentoml.on_startup
+    async def _follow_alias(self) -> None:
+        if self.reload_seconds > 0:
+            asyncio.get_running_loop().create_task(self._check_alias_forever())
+
+    async def _check_alias_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.reload_seconds)
+            await asyncio.to_thread(self._load)
+
+    def __is_ready__(self) -> bool:
+        if self.champion is None:
+            raise HTTPException(status_code=503, detail=f"not ready: {self.problem}")
+        return True
+
+    # -- endpoints --
+
+    @bentoml.api
+    async def reload(self) -> dict:
+        """Serve the version behind the champion alias now (it is also checked periodically)."""
+        return await asyncio.to_thread(self._load)
+
+    @bentoml.api
+    def info(self) -> dict:
+        """The served model: name, version, training run and its metrics."""
+        champion = self.champion
+        if champion is None:
+            return self.status()
+        return {**self.status(), "tracking_uri": self.tracking_uri, "metrics": champion.metrics,
+                "max_batch": self.max_batch}
+
+    # The return annotations document the bodies in the OpenAPI spec; the methods return a Response
+    # so that a refusal can carry its own status and a JSON message.
+
+    @bentoml.api(input_spec=Settings)
+    async def generate(self, **settings) -> Annotated[Path, ContentType("audio/midi")]:
+        """New music as a MIDI file."""
+        return await self._respond(settings, None, "midi")
+
+    @bentoml.api(input_spec=AudioSettings)
+    async def generate_audio(self, format: str, **settings) -> Annotated[Path, ContentType("audio/wav")]:
+        """New music played on a nylon guitar (FluidSynth), as WAV or MP3."""
+        return await self._respond(settings, None, format)
+
+    @bentoml.api(input_spec=ContinueSettings, route="/continue")
+    async def continue_primer(self, primer: Path, **settings) -> Annotated[Path, ContentType("audio/midi")]:
+        """The uploaded MIDI primer's requinto line, continued for `seconds`, as a MIDI file."""
+        return await self._respond(settings, primer, "midi")
+
+    async def _respond(self, settings: dict, primer: Path | None, kind: str) -> Response:
+        from corridos.sampling import PrimerError, SampleConfig
+
+        champion = self.champion
+        if champion is None:
+            return JSONResponse({"error": f"not ready: {self.problem}"}, status_code=503)
+        if self.batcher is None:
+            self.batcher = Batcher(self.max_batch)
+        with tempfile.TemporaryDirectory(prefix="corridos-serve-") as folder:
+            try:
+                config = SampleConfig(**settings, primer=_checked_primer(primer, Path(folder)))
+                piece = await self.batcher.generate(champion.sampler, config)
+            except PrimerError as error:
+                message = str(error).replace(str(Path(folder) / PRIMER_FILE), "upload")
+                return JSONResponse({"error": message, "field": "primer"}, status_code=400)
+            body = await asyncio.to_thread(_encode, piece, kind, Path(folder))
+        headers = {"X-Model-Version": champion.version, "X-Notes": str(len(piece.notes))}
+        media_type = "audio/midi" if kind == "midi" else AUDIO_TYPES[kind]
+        return Response(body, media_type=media_type, headers=headers)
+
+
+def _checked_primer(upload: Path | None, folder: Path) -> str | None:
+    """The upload as a .mid file the sampler can read; PrimerError names what is wrong with it."""
+    from corridos.sampling import PrimerError
+    from corridos.sequences import BadInputError, read_midi
+
+    if upload is None:
+        return None
+    data = upload.read_bytes()
+    if len(data) > MAX_PRIMER_BYTES:
+        raise PrimerError(f"primer upload: {len(data)} bytes; at most {MAX_PRIMER_BYTES}")
+    if not data.startswith(b"MThd"):
+        raise PrimerError("primer upload: not a MIDI file (a Standard MIDI File starts with 'MThd')")
+    path = folder / PRIMER_FILE
+    path.write_bytes(data)
+    try:
+        length = read_midi(path).total_time
+    except BadInputError as error:
+        raise PrimerError(f"primer upload: {error.reason}") from error
+    if length > MAX_PRIMER_SECONDS:
+        raise PrimerError(f"primer upload: {length:.0f} s long; at most {MAX_PRIMER_SECONDS:.0f} s")
+    return str(path)
+
+
+def _encode(piece, kind: str, folder: Path) -> bytes:
+    from corridos.generator_model import midi_bytes
+
+    if kind == "midi":
+        return midi_bytes(piece)
+    return render_audio(piece, folder / f"piece.{kind}")
+
+
+def render_audio(piece, path: Path) -> bytes:
+    """WAV from FluidSynth (nylon guitar); MP3 from that WAV through ffmpeg."""
+    from corridos.synthesis import render_sequence
+
+    wav = render_sequence(piece, path.with_suffix(".wav"))
+    if path.suffix == ".wav":
+        return wav.read_bytes()
+    command = ["ffmpeg", "-loglevel", "error", "-y", "-i", str(wav), "-codec:a", "libmp3lame", "-q:a", "4", str(path)]
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"ffmpeg failed ({done.returncode}): {done.stderr.strip()[-500:]}")
+    return path.read_bytes()
