@@ -26,7 +26,7 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
-from s3server import S3Endpoint, _signal_group, free_port
+from s3server import S3Endpoint, free_port, stop_group
 
 MLFLOW = Path(sys.executable).parent / "mlflow"
 # seconds; the start took 27-60 s on 2 busy cores: mlflow is imported twice (the CLI, then uvicorn)
@@ -107,13 +107,7 @@ def _healthy(url: str) -> bool:
 
 def _stop(process: subprocess.Popen, log: Path) -> None:
     """SIGTERM the whole group (server, uvicorn worker, any job worker), SIGKILL what lingers."""
-    _signal_group(process.pid, signal.SIGTERM)
-    try:
-        process.wait(STOP_GRACE)
-    except subprocess.TimeoutExpired:
-        pass
-    _signal_group(process.pid, signal.SIGKILL)
-    process.wait()
+    stop_group(process, STOP_GRACE)
     # the group is gone once pgrep finds no process in the session the server started
     deadline = time.monotonic() + STOP_GRACE
     while (left := _session_processes(process.pid)) and time.monotonic() < deadline:

@@ -96,13 +96,7 @@ class CephCluster:
         """SIGTERM each daemon's process group, newest first (the OSD says goodbye to the
         monitor, so the monitor goes last), then SIGKILL whatever outlives the grace period."""
         for daemon in reversed(self.daemons.values()):
-            _signal_group(daemon.pid, signal.SIGTERM)
-            try:
-                daemon.wait(STOP_GRACE)
-            except subprocess.TimeoutExpired:
-                pass
-            _signal_group(daemon.pid, signal.SIGKILL)
-            daemon.wait()
+            stop_group(daemon, STOP_GRACE)
         self.daemons.clear()
 
     def _write_config(self) -> None:
@@ -243,6 +237,17 @@ def _die_with_parent() -> None:
 
     PR_SET_PDEATHSIG = 1
     ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def stop_group(process: subprocess.Popen, grace: float) -> None:
+    """SIGTERM the process group led by `process`, then SIGKILL whatever outlives `grace` seconds."""
+    _signal_group(process.pid, signal.SIGTERM)
+    try:
+        process.wait(grace)
+    except subprocess.TimeoutExpired:
+        pass
+    _signal_group(process.pid, signal.SIGKILL)
+    process.wait()
 
 
 def _signal_group(pid: int, sig: signal.Signals) -> None:
