@@ -22,9 +22,9 @@ TIMING_FILES = 8
 
 def measure(mixtures_dir: Path, model_dir: Path) -> dict:
     """Audio env side: seconds per audio second for both stages, models in-process."""
-    from corridos import audio_io
-    from corridos.separation import RequintoSeparator, SeparationConfig, resolve_model
-    from corridos.transcription import RequintoTranscriber, TranscriptionConfig, decode_notes
+    from corridos.audio import io as audio_io
+    from corridos.audio.separation import RequintoSeparator, SeparationConfig, resolve_model
+    from corridos.audio.transcription import RequintoTranscriber, TranscriptionConfig, decode_notes
 
     params, model_dir = resolve_model(str(model_dir), Path(SeparationConfig().cache_dir))
     mixes = [audio_io.load_wav(p)[0] for p in sorted((mixtures_dir / "mix").glob("*.wav"))[:TIMING_FILES]]
@@ -63,14 +63,14 @@ def measure(mixtures_dir: Path, model_dir: Path) -> dict:
 
 def prepare(corpus: str, work: Path, songs: int, steps: int) -> tuple[Path, Path]:
     """Main env side: mixtures and a tiny separator under `work`, made once and reused."""
-    from corridos import audio_pipeline
-    from corridos.synthesis import MixtureConfig, corpus_songs, render_mixtures
+    from corridos.audio import stages
+    from corridos.audio.synthesis import MixtureConfig, corpus_songs, render_mixtures
 
     mixtures, model = work / "mixtures", work / "separator"
     if not (mixtures / "mixtures.json").is_file():
         render_mixtures(corpus_songs(corpus, songs), mixtures, MixtureConfig())
     if not (model / "training.json").is_file():
-        audio_pipeline.train_separator(mixtures, model, overrides={"steps": steps})
+        stages.train_separator(mixtures, model, overrides={"steps": steps})
     return mixtures, model
 
 
@@ -87,8 +87,8 @@ def main() -> None:
         print(json.dumps(measure(mixtures, model)))
         return
 
-    from corridos import audio_pipeline
-    from corridos.audio_env import audio_python
+    from corridos.audio import stages
+    from corridos.audio.bridge import audio_python
 
     prepare(args.corpus, args.work.resolve(), args.songs, args.steps)
     done = subprocess.run([str(audio_python()), __file__, "--measure", "--work", str(args.work.resolve())],
@@ -97,7 +97,7 @@ def main() -> None:
     if done.returncode != 0:
         raise SystemExit(f"timing run failed:\n{done.stderr[-2000:]}")
     timing = json.loads(done.stdout.strip().splitlines()[-1])
-    quality = audio_pipeline.evaluate(mixtures, model, args.work.resolve() / "evaluation", progress=False)
+    quality = stages.evaluate(mixtures, model, args.work.resolve() / "evaluation", progress=False)
     print(f"separation over {timing['files']} files ({timing['audio_seconds']} s of audio), 2 cores:")
     print(f"  real-time factor, model loaded once:   {timing['separation_rtf_loaded_once']:.3f}")
     print(f"  real-time factor, model loaded per file: {timing['separation_rtf_loaded_per_file']:.3f}")

@@ -11,7 +11,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from corridos.dataset import build_dataset
+from corridos.symbolic.dataset import build_dataset
 
 DEFAULT_CORPUS = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "corridos-midi"
 

@@ -16,11 +16,11 @@ from pathlib import Path
 
 import numpy as np
 
-from corridos import generator_model
-from corridos.models import build_model
-from corridos.sampling import SampleConfig, Sampler
-from corridos.tokenizer import BOS, Vocabulary
-from corridos.train import preset
+from corridos.mlops import packaging
+from corridos.generation.models import build_model
+from corridos.generation.sampling import SampleConfig, Sampler
+from corridos.symbolic.tokenizer import BOS, Vocabulary
+from corridos.generation.train import preset
 
 
 def naive_tokens(model, count: int, rng: np.random.Generator) -> float:
@@ -63,7 +63,7 @@ def main() -> None:
               f"{naive / cached:.0f}x faster (target >= 30x); {music / cached:.0f} s of music per s")
         if family == "transformer":
             if Path(args.model).is_dir():
-                sampler = Sampler(*generator_model.load(args.model))
+                sampler = Sampler(*packaging.load(args.model))
                 sampler.generate(SampleConfig(seconds=2))
             print(f"{family:12s} 30 s of music from {args.model if Path(args.model).is_dir() else 'an untrained model'}:")
             thirty = []

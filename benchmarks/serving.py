@@ -24,9 +24,8 @@ import urllib.request
 from pathlib import Path
 
 import numpy as np
+from serving import local
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from serving import local  # noqa: E402
 
 MODEL_NAME = "corridos-generator-benchmark"
 

@@ -11,9 +11,9 @@ import time
 import keras
 import numpy as np
 
-from corridos.models import build_model
-from corridos.tokenizer import Vocabulary
-from corridos.train import preset
+from corridos.generation.models import build_model
+from corridos.symbolic.tokenizer import Vocabulary
+from corridos.generation.train import preset
 
 
 def main() -> None:

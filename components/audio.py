@@ -15,7 +15,8 @@ def ingest(audio_uri: str, corpus_uri: str, synthetic_songs: int, chunks: int, s
     import shutil
     from pathlib import Path
 
-    from corridos import storage, synthesis
+    from corridos import storage
+    from corridos.audio import synthesis
     from corridos.constants import AUDIO_SUFFIXES
 
     out = Path(audio.path)
@@ -41,14 +42,15 @@ def prepare_separator(separator_uri: str, mixtures: Input[Dataset], steps: int, 
     import shutil
     from pathlib import Path
 
-    from corridos import audio_pipeline, storage
+    from corridos import storage
+    from corridos.audio import stages
 
     if separator_uri:
         shutil.copytree(storage.local_copy(separator_uri, Path(separator.path).parent / ".cache"), separator.path)
         return
     if not (Path(mixtures.path) / "train.csv").is_file():
         raise ValueError("no separator_uri given and no rendered mixtures to train one on (set synthetic_songs > 0)")
-    audio_pipeline.train_separator(mixtures.path, separator.path, "tiny", {"steps": steps}, progress=False)
+    stages.train_separator(mixtures.path, separator.path, "tiny", {"steps": steps}, progress=False)
 
 
 @dsl.component(base_image=AUDIO_IMAGE, install_kfp_package=False)
@@ -57,15 +59,15 @@ def separate(audio: Input[Dataset], names: str, separator: Input[Model], stems: 
     import json
     from pathlib import Path
 
-    from corridos import audio_pipeline
+    from corridos.audio import stages
 
     inputs = [str(Path(audio.path) / "mix" / name) for name in json.loads(names)]
-    audio_pipeline.separate(inputs, separator.path, stems.path, progress=False)
+    stages.separate(inputs, separator.path, stems.path, progress=False)
 
 
 @dsl.component(base_image=AUDIO_IMAGE, install_kfp_package=False)
 def transcribe(stems: Input[Dataset], midi: Output[Dataset]):
     """Requinto MIDI of every separated song of the chunk, under midi/ (the dataset stage's input)."""
-    from corridos import audio_pipeline
+    from corridos.audio import stages
 
-    audio_pipeline.transcribe([stems.path], midi.path, progress=False)
+    stages.transcribe([stems.path], midi.path, progress=False)

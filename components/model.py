@@ -10,7 +10,7 @@ def train(dataset: Input[Dataset], family: str, preset: str, overrides: str, par
     """Train a generator; returns its MLflow run id (the run holds the logged model)."""
     import json
 
-    from corridos import train as training
+    from corridos.generation import train as training
 
     config = training.preset(preset, family, json.loads(overrides))
     result = training.train(dataset.path, model.path, config, progress=False, parent_run_id=parent_run_id)
@@ -23,7 +23,7 @@ def evaluate(dataset: Input[Dataset], model: Input[Model], family: str, samples:
     """Likelihood on the validation split and Yang & Lerch metrics of samples against it."""
     from pathlib import Path
 
-    from corridos import evaluation
+    from corridos.generation import evaluation
 
     config = evaluation.EvaluationConfig(samples=samples)
     results = evaluation.evaluate({family: str(Path(model.path) / "model")}, dataset.path, report.path, config,
@@ -41,7 +41,8 @@ def register_and_promote(run_id: str, dataset: Input[Dataset], margin_bits_per_n
 
     import mlflow
 
-    from corridos import registry, tracking
+    from corridos.mlops import registry
+    from corridos.mlops import tracking
 
     version = registry.register(run_id, model_name)
     config = registry.PromotionConfig(margin_bits_per_note=margin_bits_per_note, model_name=model_name)

@@ -16,9 +16,9 @@ def build_dataset(corpus_uri: str, transcriptions: Input[List[Dataset]], config:
     import mlflow
 
     from corridos import config as config_io
-    from corridos import tracking
-    from corridos.dataset import DatasetConfig
-    from corridos.dataset import build_dataset as build
+    from corridos.mlops import tracking
+    from corridos.symbolic.dataset import DatasetConfig
+    from corridos.symbolic.dataset import build_dataset as build
 
     sources = [corpus_uri] + [str(Path(t.path) / "midi") for t in transcriptions if (Path(t.path) / "midi").is_dir()]
     result = build(sources, dataset.path, config_io.from_dict(DatasetConfig, json.loads(config)), progress=False)

@@ -10,7 +10,7 @@ def start_tracking(kfp_run_id: str, kfp_run_name: str, parameters: str) -> str:
 
     import mlflow
 
-    from corridos import tracking
+    from corridos.mlops import tracking
 
     tracking.configure()
     client = mlflow.MlflowClient()
@@ -28,7 +28,7 @@ def finish_tracking(kfp_run_id: str, status: dsl.PipelineTaskFinalStatus):
     failed, and may depend on no other task, so it finds the run by its KFP run id)."""
     import mlflow
 
-    from corridos import tracking
+    from corridos.mlops import tracking
 
     tracking.configure()
     outcome = "FINISHED" if status.state == "SUCCEEDED" else "FAILED"

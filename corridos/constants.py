@@ -25,7 +25,7 @@ AUDIO_SAMPLE_RATE = 44100
 
 # Where local runs put everything they make (datasets, MLflow store, pipeline artifacts).
 DEFAULT_RUNS_DIR = Path("runs")
-SHARED_CORPUS_DIR = Path(__file__).resolve().parent.parent.parent / "shared" / "datasets" / "corridos-midi"
+SHARED_CORPUS_DIR = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "corridos-midi"
 
 DATASET_MANIFEST = "manifest.json"
 DATASET_VOCABULARY = "vocabulary.json"

@@ -1,5 +1,5 @@
 # AUDIO_IMAGE: the audio stages' image. Both environments, from the committed uv.lock: the main
-# one (LIGHT_IMAGE, first on PATH) runs the KFP component executor and corridos.audio_pipeline;
+# one (LIGHT_IMAGE, first on PATH) runs the KFP component executor and corridos.audio.stages;
 # the audio one (TF 2.12: Spleeter, Basic Pitch on ONNX) in /opt/venv-audio runs separation and
 # transcription across a process boundary, found through CORRIDOS_AUDIO_PYTHON (audio_env.py).
 ARG LIGHT

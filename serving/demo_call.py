@@ -18,9 +18,8 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from serving import local
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from serving import local  # noqa: E402
 
 
 def generate_one(url: str, settings: dict) -> tuple[bytes, str]:
@@ -48,7 +47,7 @@ def register_latest_training(family: str, model_name: str) -> tuple[str, str]:
 
 
 def main() -> None:
-    from corridos import tracking
+    from corridos.mlops import tracking
     from corridos.constants import REGISTERED_MODEL_NAME
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -32,13 +32,14 @@ def register_champion(model_dir: str | Path, model_name: str, metrics: dict[str,
     (in the store MLFLOW_TRACKING_URI names); returns the version."""
     import mlflow
 
-    from corridos import generator_model, tracking
+    from corridos.mlops import packaging
+    from corridos.mlops import tracking
     from corridos.constants import CHAMPION_ALIAS
 
     tracking.configure()
     with mlflow.start_run(run_name="serving-local"):
         mlflow.log_metrics(metrics or {})
-        logged = generator_model.log(Path(model_dir), registered_name=model_name)
+        logged = packaging.log(Path(model_dir), registered_name=model_name)
     version = str(logged.registered_model_version)
     mlflow.MlflowClient().set_registered_model_alias(model_name, CHAMPION_ALIAS, version)
     return version

@@ -107,12 +107,12 @@ def load_champion(name: str, max_batch: int) -> Champion:
     serves."""
     import mlflow
 
-    from corridos import generator_model
-    from corridos.sampling import SampleConfig, Sampler
+    from corridos.mlops import packaging
+    from corridos.generation.sampling import SampleConfig, Sampler
 
     version = read_champion_version(name)
     # By version, not by alias: the alias may move while this loads.
-    sampler = Sampler(*generator_model.load(f"models:/{name}/{version.version}"))
+    sampler = Sampler(*packaging.load(f"models:/{name}/{version.version}"))
     for size in (s for s in BATCH_SIZES if s <= max_batch):
         sampler.generate_each([SampleConfig(seconds=1.0, seed=i) for i in range(size)])
     metrics = mlflow.MlflowClient().get_run(version.run_id).data.metrics
@@ -193,7 +193,7 @@ def _generate_padded(sampler, configs: list) -> list:
 @bentoml.service(traffic={"timeout": 300, "max_concurrency": 64}, workers=1)
 class Corridos:
     def __init__(self) -> None:
-        from corridos import tracking
+        from corridos.mlops import tracking
 
         self.model_name = os.environ.get(MODEL_NAME_ENV, REGISTERED_MODEL_NAME)
         self.tracking_uri = tracking.configure()
@@ -282,7 +282,7 @@ class Corridos:
         return await self._respond(settings, primer, "midi")
 
     async def _respond(self, settings: dict, primer: Path | None, kind: str) -> Response:
-        from corridos.sampling import PrimerError, SampleConfig
+        from corridos.generation.sampling import PrimerError, SampleConfig
 
         champion = self.champion
         if champion is None:
@@ -304,8 +304,8 @@ class Corridos:
 
 def _checked_primer(upload: Path | None, folder: Path) -> str | None:
     """The upload as a .mid file the sampler can read; PrimerError names what is wrong with it."""
-    from corridos.sampling import PrimerError
-    from corridos.sequences import BadInputError, read_midi
+    from corridos.generation.sampling import PrimerError
+    from corridos.symbolic.sequences import BadInputError, read_midi
 
     if upload is None:
         return None
@@ -326,7 +326,7 @@ def _checked_primer(upload: Path | None, folder: Path) -> str | None:
 
 
 def _encode(piece, kind: str, folder: Path) -> bytes:
-    from corridos.generator_model import midi_bytes
+    from corridos.mlops.packaging import midi_bytes
 
     if kind == "midi":
         return midi_bytes(piece)
@@ -335,7 +335,7 @@ def _encode(piece, kind: str, folder: Path) -> bytes:
 
 def render_audio(piece, path: Path) -> bytes:
     """WAV from FluidSynth (nylon guitar); MP3 from that WAV through ffmpeg."""
-    from corridos.synthesis import render_sequence
+    from corridos.audio.synthesis import render_sequence
 
     wav = render_sequence(piece, path.with_suffix(".wav"))
     if path.suffix == ".wav":

@@ -1,45 +1,13 @@
-"""Shared test helpers: tiny NoteSequences and MIDI files made in the test, never committed data."""
+"""Fixtures shared by the test packages; the builders they use live in tests/helpers.py."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pytest
 
-from corridos.sequences import NoteArrays, from_arrays, write_midi
-
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "corridos-midi"
-
-
-def notes(*rows: tuple[float, float, int, int]):
-    """NoteSequence from (start, end, pitch, velocity) rows."""
-    start, end, pitch, velocity = (np.array(c) for c in zip(*rows)) if rows else ([], [], [], [])
-    return from_arrays(
-        NoteArrays(np.asarray(start, float), np.asarray(end, float), np.asarray(pitch, np.int16), np.asarray(velocity, np.int16)).sorted()
-    )
-
-
-def rows(sequence) -> list[tuple[float, float, int, int]]:
-    return sorted((round(n.start_time, 6), round(n.end_time, 6), n.pitch, n.velocity) for n in sequence.notes)
-
-
-def melody(seed: int, count: int = 200, step: float = 0.12, low: int = 60, high: int = 84):
-    """A random monophonic line on a 10 ms grid, distinct for each seed."""
-    rng = np.random.default_rng(seed)
-    pitches = np.clip(low + np.cumsum(rng.integers(-4, 5, count)) % (high - low), low, high)
-    starts = np.round(np.arange(count) * step + rng.integers(0, 3, count) * 0.01, 2)
-    return notes(*[(s, s + 0.1, int(p), 80) for s, p in zip(starts, pitches)])
-
-
-def band(seed: int, count: int = 200):
-    """A lead line with a bass note and a lower chord tone under each note, as the corpus looks."""
-    lead = melody(seed, count)
-    extra = []
-    for n in lead.notes:
-        extra.append((n.start_time, n.end_time, n.pitch - 9, 60))
-        extra.append((n.start_time + 0.02, n.end_time, 40 + n.pitch % 10, 70))
-    return notes(*[(n.start_time, n.end_time, n.pitch, n.velocity) for n in lead.notes], *extra)
+from corridos.symbolic.sequences import write_midi
+from tests.helpers import motif_song
 
 
 @pytest.fixture
@@ -57,7 +25,7 @@ def s3_server(tmp_path_factory):
     boto3 and corridos.storage reach it through the usual environment variables, set here and
     restored at the end. Missing Ceph binaries fail the test: a skip would hide the S3 path.
     """
-    import s3server
+    from tests.servers import s3 as s3server
     from corridos import storage
 
     missing = s3server.missing_binaries()
@@ -71,37 +39,18 @@ def s3_server(tmp_path_factory):
     storage.s3_client.cache_clear()
 
 
-def motif_song(seed: int, repeats: int = 40):
-    """A learnable song: one short motif, transposed a little each time, on a 10 ms grid."""
-    rng = np.random.default_rng(seed)
-    motif = rng.integers(62, 80, 6)
-    rows, time = [], 0.0
-    for repeat in range(repeats):
-        shift = int(rng.integers(-2, 3))
-        for pitch in motif:
-            rows.append((round(time, 2), round(time + 0.11, 2), int(pitch) + shift, 80))
-            time += 0.12
-        time += 0.2
-    return notes(*rows)
-
-
 @pytest.fixture(scope="session")
 def tiny_dataset(tmp_path_factory):
     """A built dataset of 12 motif songs, shared by the model tests."""
-    from corridos.dataset import DatasetConfig, build_dataset
-    from corridos.sequences import write_midi
-    from corridos.splits import SplitConfig
+    from corridos.symbolic.dataset import DatasetConfig, build_dataset
+    from corridos.symbolic.sequences import write_midi
+    from corridos.symbolic.splits import SplitConfig
 
     folder = tmp_path_factory.mktemp("motifs")
     for seed in range(12):
         write_midi(motif_song(seed), folder / "midi" / f"Band {seed % 4} - Motif {seed}.mid")
     config = DatasetConfig(split=SplitConfig(validation_fraction=0.25), piano_roll_songs=0)
     return build_dataset(folder / "midi", folder / "dataset", config, workers=1, progress=False).path
-
-
-TINY_MODEL = {"model.embedding_dim": 32, "model.hidden_dim": 48, "model.layers": 2, "model.heads": 2,
-              "model.context": 64, "sequence_length": 64, "batch_size": 8, "steps_per_epoch": 12,
-              "warmup_steps": 4, "sample_seconds": 3.0}
 
 
 @pytest.fixture(scope="session")
@@ -113,8 +62,8 @@ def mlflow_server(s3_server, tmp_path_factory):
     .s3 (the S3 endpoint), .database_url. Tests point MLFLOW_TRACKING_URI at .url themselves.
     Missing PostgreSQL binaries fail the test, as missing Ceph does for s3_server.
     """
-    import mlflowserver
-    import pgserver
+    from tests.servers import mlflow as mlflowserver
+    from tests.servers import postgres as pgserver
 
     missing = pgserver.missing_binaries()
     if missing:

@@ -7,9 +7,9 @@ from multiprocessing import get_context
 import boto3
 import pytest
 
-from conftest import band
+from tests.helpers import band
 from corridos import storage
-from corridos.dataset import build_dataset
+from corridos.symbolic.dataset import build_dataset
 
 pytestmark = pytest.mark.slow
 

@@ -1,0 +1,150 @@
+"""The audio stages as main-env functions: each runs in the audio env (corridos.audio.bridge) and
+returns what it wrote; plus the end-to-end evaluation on held-out synthetic mixtures.
+
+    mixtures = synthesis.render_mixtures(synthesis.corpus_songs(CORPUS, 8), "runs/audio/mixtures")
+    train_separator("runs/audio/mixtures", "runs/audio/separator")
+    separate(["song.mp3"], "runs/audio/separator", "runs/audio/separated")
+    transcribe(["runs/audio/separated"], "runs/audio/transcribed")   # midi/ feeds the dataset stage
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from corridos.audio import io as audio_io
+from corridos.audio import metrics as audio_metrics
+from corridos import config as config_io
+from corridos.audio.bridge import run_stage
+from corridos.audio.separation import PRESETS, TRAINING_SUMMARY, SeparationConfig
+from corridos.audio.synthesis import REFERENCE_DIR, load_mixtures
+from corridos.audio.transcription import MIDI_DIR, TranscriptionConfig
+
+EVALUATION = "evaluation.json"
+
+
+def train_separator(data_dir: str | Path, model_dir: str | Path, preset: str = "tiny",
+                    overrides: dict | None = None, progress: bool = True) -> dict:
+    """Train a separator on rendered mixtures (train.csv/validation.csv); returns training.json."""
+    if preset not in PRESETS:
+        raise ValueError(f"unknown preset {preset!r}; expected one of {', '.join(PRESETS)}")
+    args = ["train", "--data", str(data_dir), "--model-dir", str(model_dir), "--preset", preset,
+            "--config-json", json.dumps(overrides or {})]
+    run_stage("corridos.audio.separation", args + _progress_flag(progress))
+    return json.loads((Path(model_dir) / TRAINING_SUMMARY).read_text())
+
+
+def separate(inputs: list[str], model: str | Path, out_dir: str | Path,
+             config: SeparationConfig = SeparationConfig(), progress: bool = True) -> dict:
+    """Requinto and accompaniment stems of every input, under out_dir/<song>/; returns the manifest."""
+    args = ["separate", *map(str, inputs), "--model", str(model), "--out", str(out_dir),
+            "--config-json", json.dumps(config_io.to_dict(config))]
+    run_stage("corridos.audio.separation", args + _progress_flag(progress))
+    return audio_io.read_manifest(out_dir)
+
+
+def transcribe(inputs: list[str], out_dir: str | Path, config: TranscriptionConfig = TranscriptionConfig(),
+               stem: str = "requinto", progress: bool = True) -> dict:
+    """MIDI of every input (or of each song's `stem` in separation folders) under out_dir/midi/."""
+    args = ["transcribe", *map(str, inputs), "--out", str(out_dir), "--stem", stem,
+            "--config-json", json.dumps(config_io.to_dict(config))]
+    run_stage("corridos.audio.transcription", args + _progress_flag(progress))
+    return audio_io.read_manifest(out_dir)
+
+
+def tune_transcription(mixtures_dir: str | Path, onset_thresholds: list[float], frame_thresholds: list[float],
+                       config: TranscriptionConfig = TranscriptionConfig(), split: str = "train",
+                       progress: bool = True) -> list[dict]:
+    """Note F1 of the solo requinto renders of `split` for each threshold pair, best first.
+
+    Tune on the train split and score on validation (`evaluate`), so the reported F1 is held out.
+    """
+    mixtures = load_mixtures(mixtures_dir)
+    pairs = [[str(a), str(r)] for a, r in zip(mixtures.paths("requinto", split), mixtures.references(split))]
+    if not pairs:
+        raise ValueError(f"{mixtures_dir}: no {split} mixtures")
+    with tempfile.TemporaryDirectory(prefix="corridos-tune-") as folder:
+        pairs_path, results_path = Path(folder) / "pairs.json", Path(folder) / "results.json"
+        pairs_path.write_text(json.dumps(pairs))
+        run_stage("corridos.audio.transcription", [
+            "tune", "--pairs", str(pairs_path), "--out", str(results_path),
+            "--onsets", ",".join(map(str, onset_thresholds)), "--frames", ",".join(map(str, frame_thresholds)),
+            "--config-json", json.dumps(config_io.to_dict(config)), *_progress_flag(progress),
+        ])
+        return json.loads(results_path.read_text())
+
+
+def transcribed_sequences(out_dir: str | Path) -> dict:
+    """song -> NoteSequence of every MIDI a transcription wrote."""
+    from corridos.symbolic.sequences import read_midi
+
+    manifest = audio_io.read_manifest(out_dir)
+    return {f["name"]: read_midi(f["outputs"]["midi"]) for f in manifest["files"] if f["status"] == "used"}
+
+
+def _progress_flag(progress: bool) -> list[str]:
+    return [] if progress else ["--no-progress"]
+
+
+@dataclasses.dataclass
+class MixtureScores:
+    name: str
+    sdr_separated: float
+    sdr_mixture: float
+    f1_solo: float
+    f1_separated: float
+
+
+def evaluate(mixtures_dir: str | Path, model: str | Path, out_dir: str | Path,
+             config: TranscriptionConfig = TranscriptionConfig(), split: str = "validation", progress: bool = True) -> dict:
+    """Separate and transcribe the held-out mixtures; SDR against the mixture baseline, note F1
+    of the solo requinto render and of the separated stem. Writes out_dir/evaluation.json."""
+    mixtures = load_mixtures(mixtures_dir)
+    mixes = [str(p) for p in mixtures.paths("mix", split)]
+    if not mixes:
+        raise ValueError(f"{mixtures_dir}: no {split} mixtures")
+    out_dir = Path(out_dir)
+    separation = separate(mixes, model, out_dir / "separated", progress=progress)
+    solo = transcribe([str(p) for p in mixtures.paths("requinto", split)], out_dir / "solo", config, progress=progress)
+    after = transcribe([str(out_dir / "separated")], out_dir / "from-separated", config, progress=progress)
+    scores = [_score(m.name, mixtures.out_dir, out_dir) for m in mixtures.mixtures if m.split == split]
+    summary = {
+        "mixtures": len(scores),
+        "sdr_separated_db": _mean(scores, "sdr_separated"),
+        "sdr_mixture_db": _mean(scores, "sdr_mixture"),
+        "f1_solo": _mean(scores, "f1_solo"),
+        "f1_separated": _mean(scores, "f1_separated"),
+        "separation_rtf": round(separation["separation_seconds"] / separation["audio_seconds"], 4),
+        "transcription_rtf": round(solo["transcription_seconds"] / solo["audio_seconds"], 4),
+    }
+    report = {"model": str(model), "mixtures_dir": str(mixtures_dir), "split": split,
+              "config": config_io.to_dict(config), "summary": summary,
+              "mixtures": [dataclasses.asdict(s) for s in scores], "transcription_after_separation": after["summary"]}
+    (out_dir / EVALUATION).write_text(json.dumps(report, indent=1))
+    return summary
+
+
+def _score(name: str, mixtures_dir: Path, out_dir: Path) -> MixtureScores:
+    truth, _ = audio_io.load_wav(mixtures_dir / "requinto" / f"{name}.wav")
+    mix, _ = audio_io.load_wav(mixtures_dir / "mix" / f"{name}.wav")
+    separated, _ = audio_io.load_wav(out_dir / "separated" / name / "requinto.wav")
+    reference = audio_metrics.midi_notes(mixtures_dir / REFERENCE_DIR / f"{name}.mid")
+    return MixtureScores(
+        name=name,
+        sdr_separated=round(audio_metrics.sdr(truth, separated), 3),
+        sdr_mixture=round(audio_metrics.sdr(truth, mix), 3),
+        f1_solo=round(_f1(reference, out_dir / "solo" / MIDI_DIR / f"{name}.mid"), 4),
+        f1_separated=round(_f1(reference, out_dir / "from-separated" / MIDI_DIR / f"{name}.mid"), 4),
+    )
+
+
+def _f1(reference: np.ndarray, transcribed: Path) -> float:
+    return audio_metrics.note_scores(reference, audio_metrics.midi_notes(transcribed))["f1"]
+
+
+def _mean(scores: list[MixtureScores], field: str) -> float:
+    return round(float(np.mean([getattr(s, field) for s in scores])), 4)

@@ -1,0 +1,260 @@
+"""Synthetic band mixtures rendered with FluidSynth: the separator's training data and the audio
+stages' test set, with the true requinto stem and notes for every mixture.
+
+A mixture is an excerpt of a corpus song: its cleaned lead line played by a nylon guitar (the
+requinto), over an accompaniment made of the notes the cleaning removed (low notes on a bass,
+the rest on a steel-string guitar, as the bajo sexto/quinto). Each excerpt gets a random
+transposition, tempo change and stem gains. Runs in the main environment (note-seq).
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import subprocess
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from corridos import storage
+from corridos.audio import io as audio_io
+from corridos import config as config_io
+from corridos.symbolic.cleaning import CleaningConfig, clean
+from corridos.constants import (
+    AUDIO_SAMPLE_RATE,
+    MIDI_SUFFIXES,
+    NYLON_GUITAR_PROGRAM,
+    REQUINTO_PITCH_MAX,
+    REQUINTO_PITCH_MIN,
+    SOUNDFONT_PATH,
+)
+from corridos.symbolic.sequences import BadInputError, NoteArrays, from_midi_bytes, import_note_seq, to_arrays
+
+STEMS = ("mix", "requinto", "accompaniment")
+REFERENCE_DIR = "reference"
+MIXTURES_MANIFEST = "mixtures.json"
+# General MIDI programs for the accompaniment.
+ACOUSTIC_BASS_PROGRAM = 32
+STEEL_GUITAR_PROGRAM = 25
+
+
+class SynthesisError(RuntimeError):
+    """FluidSynth or its soundfont is missing, or a render failed."""
+
+
+@dataclasses.dataclass
+class MixtureConfig:
+    seconds: float = 12.0
+    # Silence after the last onset, so note releases are not cut off.
+    tail_seconds: float = 1.0
+    validation_fraction: float = 0.25
+    max_transpose_semitones: int = 2
+    tempo_factor_range: tuple[float, float] = (0.9, 1.1)
+    requinto_gain_db_range: tuple[float, float] = (-3.0, 3.0)
+    accompaniment_gain_db_range: tuple[float, float] = (-6.0, 0.0)
+    # Removed notes at or below this pitch are played by the bass.
+    bass_pitch_max: int = 47
+    seed: int = 0
+    cleaning: CleaningConfig = dataclasses.field(default_factory=CleaningConfig)
+
+
+@dataclasses.dataclass
+class Song:
+    """A song split into the requinto line and what the cleaning took out of it."""
+
+    name: str
+    lead: NoteArrays
+    accompaniment: NoteArrays
+
+
+@dataclasses.dataclass
+class Mixture:
+    name: str
+    song: str
+    split: str
+    transpose: int
+    tempo_factor: float
+    requinto_gain_db: float
+    accompaniment_gain_db: float
+    lead_notes: int
+    seconds: float
+
+
+@dataclasses.dataclass
+class MixtureSet:
+    out_dir: Path
+    mixtures: list[Mixture]
+
+    def paths(self, stem: str, split: str | None = None) -> list[Path]:
+        return [self.out_dir / stem / f"{m.name}.wav" for m in self.mixtures if split in (None, m.split)]
+
+    def references(self, split: str | None = None) -> list[Path]:
+        return [self.out_dir / REFERENCE_DIR / f"{m.name}.mid" for m in self.mixtures if split in (None, m.split)]
+
+
+def corpus_songs(corpus: str | Path, count: int, cleaning: CleaningConfig = CleaningConfig(), seed: int = 0) -> list[Song]:
+    """`count` usable songs drawn (seeded) from a MIDI folder or s3:// prefix, split by `clean`."""
+    uris = [u for u in storage.list_files(corpus) if u.lower().endswith(MIDI_SUFFIXES)]
+    rng = np.random.default_rng(seed)
+    songs = []
+    for uri in rng.permutation(uris):
+        try:
+            result = clean(from_midi_bytes(storage.read_bytes(uri), storage.file_name(uri)), cleaning)
+        except BadInputError:
+            continue
+        if result.rejected is None:
+            songs.append(Song(storage.file_name(uri).rsplit(".", 1)[0], result.kept_notes, result.removed_notes))
+        if len(songs) == count:
+            return songs
+    raise SynthesisError(f"{corpus}: only {len(songs)} usable song(s) of the {count} asked for")
+
+
+def song_from_sequence(sequence, name: str, cleaning: CleaningConfig = CleaningConfig()) -> Song:
+    result = clean(sequence, cleaning)
+    return Song(name, result.kept_notes, result.removed_notes)
+
+
+def render_mixtures(songs: list[Song], out_dir: str | Path, config: MixtureConfig = MixtureConfig(), progress: bool = True) -> MixtureSet:
+    """One mixture per song under `out_dir`: mix/, requinto/, accompaniment/ WAVs, reference/ MIDI,
+    Spleeter's train.csv and validation.csv (split by song) and mixtures.json."""
+    from tqdm import tqdm
+
+    check_fluidsynth()
+    out_dir = Path(out_dir)
+    rng = np.random.default_rng(config.seed)
+    validation = max(1, round(len(songs) * config.validation_fraction)) if len(songs) > 1 else 0
+    mixtures = []
+    for index, song in enumerate(tqdm(songs, desc="render", unit="mixture", disable=not progress)):
+        split = "validation" if index >= len(songs) - validation else "train"
+        mixtures.append(_render_mixture(song, f"{index:03d}", split, out_dir, config, rng))
+    _write_csvs(out_dir, mixtures)
+    manifest = {"config": config_io.to_dict(config), "mixtures": [dataclasses.asdict(m) for m in mixtures]}
+    (out_dir / MIXTURES_MANIFEST).write_text(json.dumps(manifest, indent=1, ensure_ascii=False))
+    return MixtureSet(out_dir, mixtures)
+
+
+def load_mixtures(out_dir: str | Path) -> MixtureSet:
+    out_dir = Path(out_dir)
+    path = out_dir / MIXTURES_MANIFEST
+    if not path.is_file():
+        raise FileNotFoundError(f"{out_dir}: no {MIXTURES_MANIFEST}; render mixtures first (`corridos audio render`)")
+    return MixtureSet(out_dir, [Mixture(**m) for m in json.loads(path.read_text())["mixtures"]])
+
+
+def _render_mixture(song: Song, index: str, split: str, out_dir: Path, config: MixtureConfig, rng) -> Mixture:
+    tempo = float(rng.uniform(*config.tempo_factor_range))
+    # Cut `seconds * tempo` of the song so that it lasts `seconds` once played `tempo` times faster.
+    start = _excerpt_start(song.lead, config.seconds * tempo, rng)
+    lead = _excerpt(song.lead, start, config.seconds * tempo, tempo)
+    accompaniment = _excerpt(song.accompaniment, start, config.seconds * tempo, tempo)
+    semitones = _transposition(lead, config.max_transpose_semitones, rng)
+    lead, accompaniment = _transpose(lead, semitones), _transpose(accompaniment, semitones)
+    gains = (float(rng.uniform(*config.requinto_gain_db_range)), float(rng.uniform(*config.accompaniment_gain_db_range)))
+    frames = int((config.seconds + config.tail_seconds) * AUDIO_SAMPLE_RATE)
+    low = accompaniment.pitch <= config.bass_pitch_max
+    requinto = _fit(render([(lead, NYLON_GUITAR_PROGRAM)]), frames) * _db(gains[0])
+    band = _fit(render([(accompaniment.take(low), ACOUSTIC_BASS_PROGRAM), (accompaniment.take(~low), STEEL_GUITAR_PROGRAM)]), frames)
+    band *= _db(gains[1])
+    # One factor for all three, so the stems still add up to the mix exactly.
+    headroom = min(1.0, 0.9 / max(float(np.abs(requinto + band).max()), 1e-9))
+    name = f"{index}-{_safe(song.name)}"
+    for stem, audio in (("mix", requinto + band), ("requinto", requinto), ("accompaniment", band)):
+        audio_io.write_wav(out_dir / stem / f"{name}.wav", audio * headroom, AUDIO_SAMPLE_RATE)
+    write_notes_midi([(lead, NYLON_GUITAR_PROGRAM)], out_dir / REFERENCE_DIR / f"{name}.mid")
+    return Mixture(name, song.name, split, semitones, round(tempo, 4), round(gains[0], 2), round(gains[1], 2),
+                   len(lead), config.seconds + config.tail_seconds)
+
+
+def _excerpt_start(lead: NoteArrays, span: float, rng) -> float:
+    """A lead onset from which `span` seconds of the song remain (the first one if none)."""
+    candidates = lead.start[lead.start + span <= lead.end.max()]
+    return float(rng.choice(candidates)) if len(candidates) else float(lead.start.min())
+
+
+def _excerpt(notes: NoteArrays, start: float, span: float, tempo: float) -> NoteArrays:
+    """Notes with onsets in [start, start + span), moved to time 0 and played `tempo` times faster."""
+    inside = notes.take((notes.start >= start) & (notes.start < start + span))
+    end = np.minimum(inside.end, start + span)
+    return NoteArrays((inside.start - start) / tempo, (end - start) / tempo, inside.pitch.copy(), inside.velocity.copy())
+
+
+def _transposition(lead: NoteArrays, largest: int, rng) -> int:
+    """A random shift of at most `largest` semitones that keeps the lead in the requinto's range."""
+    if not len(lead):
+        return 0
+    low = max(-largest, REQUINTO_PITCH_MIN - int(lead.pitch.min()))
+    high = min(largest, REQUINTO_PITCH_MAX - int(lead.pitch.max()))
+    return int(rng.integers(low, high + 1)) if low <= high else 0
+
+
+def _transpose(notes: NoteArrays, semitones: int) -> NoteArrays:
+    return NoteArrays(notes.start, notes.end, (notes.pitch + semitones).astype(np.int16), notes.velocity)
+
+
+def _fit(audio: np.ndarray, frames: int) -> np.ndarray:
+    if len(audio) >= frames:
+        return audio[:frames]
+    return np.pad(audio, ((0, frames - len(audio)), (0, 0)))
+
+
+def _db(gain_db: float) -> float:
+    return float(10 ** (gain_db / 20))
+
+
+def _safe(name: str) -> str:
+    # Spaces stay, so "Artist - Title" keeps the separator the dataset stage reads artist and title from.
+    return "".join(c if c.isalnum() or c in "-_ " else "_" for c in name)[:60]
+
+
+def _write_csvs(out_dir: Path, mixtures: list[Mixture]) -> None:
+    """Spleeter's training tables: paths relative to `out_dir`, duration in seconds."""
+    for split in ("train", "validation"):
+        with (out_dir / f"{split}.csv").open("w", newline="") as stream:
+            writer = csv.writer(stream)
+            writer.writerow([f"{stem}_path" for stem in STEMS] + ["duration"])
+            for m in mixtures:
+                if m.split == split:
+                    writer.writerow([f"{stem}/{m.name}.wav" for stem in STEMS] + [m.seconds])
+
+
+def check_fluidsynth() -> None:
+    import shutil
+
+    if shutil.which("fluidsynth") is None or not SOUNDFONT_PATH.is_file():
+        raise SynthesisError(f"fluidsynth or {SOUNDFONT_PATH} missing; run `make system`")
+
+
+def write_notes_midi(parts: list[tuple[NoteArrays, int]], path: Path) -> Path:
+    """A MIDI file with one instrument per (notes, GM program) part."""
+    note_seq = import_note_seq()
+    sequence = note_seq.NoteSequence(ticks_per_quarter=220)
+    sequence.tempos.add(qpm=120.0)
+    for instrument, (notes, program) in enumerate(parts):
+        for start, end, pitch, velocity in zip(notes.start, notes.end, notes.pitch, notes.velocity):
+            sequence.notes.add(start_time=float(start), end_time=float(end), pitch=int(pitch),
+                               velocity=int(velocity), instrument=instrument, program=program)
+    sequence.total_time = max((float(n.end.max()) for n, _ in parts if len(n)), default=0.0)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    note_seq.sequence_proto_to_midi_file(sequence, str(path))
+    return path
+
+
+def render(parts: list[tuple[NoteArrays, int]], sample_rate: int = AUDIO_SAMPLE_RATE) -> np.ndarray:
+    """Render (notes, GM program) parts with FluidSynth to a (frames, 2) float32 array."""
+    with tempfile.TemporaryDirectory(prefix="corridos-render-") as folder:
+        midi = write_notes_midi(parts, Path(folder) / "notes.mid")
+        wav = Path(folder) / "notes.wav"
+        command = ["fluidsynth", "-ni", "-q", "-r", str(sample_rate), "-O", "float", "-T", "wav",
+                   "-F", str(wav), str(SOUNDFONT_PATH), str(midi)]
+        done = subprocess.run(command, capture_output=True, text=True)
+        if done.returncode != 0 or not wav.is_file():
+            raise SynthesisError(f"fluidsynth failed ({done.returncode}): {done.stderr.strip()[-500:]}")
+        audio, _ = audio_io.load_wav(wav)
+    return audio
+
+
+def render_sequence(sequence, path: str | Path, program: int = NYLON_GUITAR_PROGRAM) -> Path:
+    """A NoteSequence played on one GM program, written as a WAV file."""
+    return audio_io.write_wav(Path(path), render([(to_arrays(sequence), program)]), AUDIO_SAMPLE_RATE)

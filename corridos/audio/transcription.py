@@ -1,0 +1,271 @@
+"""Requinto transcription with Basic Pitch: audio -> monophonic-ish MIDI in the requinto's range.
+
+Runs in the AUDIO environment, called by the main environment through
+`python -m corridos.audio.transcription`. The model is the ONNX export shipped in the basic-pitch wheel,
+run with onnxruntime (3x faster than its TF SavedModel on 2 cores; see FINDINGS), loaded once
+per batch. Model activations and note decoding are separate steps, so thresholds can be tuned on
+one inference.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import itertools
+import json
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from corridos import storage
+from corridos.audio import io as audio_io
+from corridos import config as config_io
+from corridos.audio.io import AudioLimits, AudioSource, BadAudioError
+from corridos.constants import NYLON_GUITAR_PROGRAM, REQUINTO_PITCH_MAX, TRANSCRIPTION_PITCH_MIN
+
+MIDI_DIR = "midi"
+# Windows of audio sent to onnxruntime per call: batching amortises the per-call overhead.
+WINDOWS_PER_CALL = 8
+
+
+class ModelError(RuntimeError):
+    """Basic Pitch's ONNX model is missing: the audio env is incomplete."""
+
+
+@dataclasses.dataclass
+class TranscriptionConfig:
+    # Tuned with `corridos audio tune-transcription` on FluidSynth nylon renders of corpus lead
+    # lines (9 songs; onset 0.5-0.9 x frame 0.3-0.7, shortest note 30-80 ms tried by hand): mean
+    # note F1 0.98. Basic Pitch's defaults (0.5, 0.3, 128 ms) add octave ghosts and drop the
+    # requinto's runs, whose notes are 100-130 ms apart.
+    onset_threshold: float = 0.75
+    frame_threshold: float = 0.6
+    min_note_seconds: float = 0.05
+    pitch_min: int = TRANSCRIPTION_PITCH_MIN
+    pitch_max: int = REQUINTO_PITCH_MAX
+    # Basic Pitch's "melodia trick": extends notes through weak frames, removes spurious blips.
+    melodia_trick: bool = True
+    limits: AudioLimits = dataclasses.field(default_factory=AudioLimits)
+
+
+@dataclasses.dataclass
+class TranscribedNote:
+    start: float
+    end: float
+    pitch: int
+    velocity: int
+
+
+class RequintoTranscriber:
+    """Basic Pitch's ONNX model in one onnxruntime session."""
+
+    def __init__(self):
+        import onnxruntime
+        from basic_pitch import FilenameSuffix, build_icassp_2022_model_path
+        from basic_pitch.constants import AUDIO_SAMPLE_RATE
+
+        # Imported here, not on the first file: basic_pitch.inference imports TensorFlow (seconds).
+        import basic_pitch.inference  # noqa: F401
+        import basic_pitch.note_creation  # noqa: F401
+
+        path = build_icassp_2022_model_path(FilenameSuffix.onnx)
+        if not path.is_file():
+            raise ModelError(f"{path}: Basic Pitch's ONNX model is missing; rebuild the audio env with `make envs`")
+        self._session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        self.sample_rate = AUDIO_SAMPLE_RATE
+
+    def activations(self, waveform: np.ndarray) -> dict[str, np.ndarray]:
+        """Note, onset and contour activations (frames x bins) of mono audio at `sample_rate`."""
+        from basic_pitch.constants import AUDIO_N_SAMPLES, FFT_HOP
+        from basic_pitch.inference import unwrap_output, window_audio_file
+
+        # Basic Pitch's own framing: 30 overlapping output frames between windows.
+        overlapping_frames = 30
+        overlap = overlapping_frames * FFT_HOP
+        padded = np.concatenate([np.zeros(overlap // 2, np.float32), waveform.astype(np.float32)])
+        windows = np.stack([w for w, _ in window_audio_file(padded, AUDIO_N_SAMPLES - overlap)])
+        outputs: dict[str, list] = {"note": [], "onset": [], "contour": []}
+        for first in range(0, len(windows), WINDOWS_PER_CALL):
+            batch = windows[first : first + WINDOWS_PER_CALL]
+            contour, note, onset = self._session.run(
+                ["StatefulPartitionedCall:0", "StatefulPartitionedCall:1", "StatefulPartitionedCall:2"],
+                {"serving_default_input_2:0": batch},
+            )
+            for key, value in (("note", note), ("onset", onset), ("contour", contour)):
+                outputs[key].append(value)
+        return {k: unwrap_output(np.concatenate(v), len(waveform), overlapping_frames) for k, v in outputs.items()}
+
+
+def decode_notes(activations: dict[str, np.ndarray], config: TranscriptionConfig) -> list[TranscribedNote]:
+    """Notes from Basic Pitch activations, with `config`'s thresholds and pitch range."""
+    import pretty_midi
+    from basic_pitch.constants import ANNOTATIONS_FPS
+    from basic_pitch.note_creation import model_output_to_notes
+
+    _, events = model_output_to_notes(
+        activations,
+        onset_thresh=config.onset_threshold,
+        frame_thresh=config.frame_threshold,
+        min_note_len=max(1, int(round(config.min_note_seconds * ANNOTATIONS_FPS))),
+        min_freq=pretty_midi.note_number_to_hz(config.pitch_min - 0.5),
+        max_freq=pretty_midi.note_number_to_hz(config.pitch_max + 0.5),
+        include_pitch_bends=False,
+        melodia_trick=config.melodia_trick,
+    )
+    notes = [
+        TranscribedNote(float(start), float(end), int(pitch), int(np.clip(round(127 * amplitude), 1, 127)))
+        for start, end, pitch, amplitude, _ in events
+        if config.pitch_min <= pitch <= config.pitch_max
+    ]
+    return sorted(notes, key=lambda n: (n.start, -n.pitch))
+
+
+def write_midi(notes: list[TranscribedNote], path: Path) -> Path:
+    import pretty_midi
+
+    midi = pretty_midi.PrettyMIDI()
+    guitar = pretty_midi.Instrument(program=NYLON_GUITAR_PROGRAM, name="requinto")
+    guitar.notes = [pretty_midi.Note(n.velocity, n.pitch, n.start, n.end) for n in notes]
+    midi.instruments.append(guitar)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    midi.write(str(path))
+    return path
+
+
+@dataclasses.dataclass
+class TranscriptionResult:
+    out_dir: Path
+    manifest: Path
+    used: int
+    skipped: int
+    audio_seconds: float
+    transcription_seconds: float  # model and decoding only: the figure behind the real-time factor
+
+
+def transcribe_files(
+    inputs: list[str], out_dir: Path, config: TranscriptionConfig = TranscriptionConfig(),
+    stem: str = "requinto", progress: bool = True,
+) -> TranscriptionResult:
+    """Transcribe every input into `out_dir/midi/<song>.mid`; bad files are skipped and recorded.
+
+    An input may be a separation output folder: its `stem` WAV of each song is transcribed, under
+    the song's name. The midi/ folder is a valid source for the dataset stage.
+    """
+    from tqdm import tqdm
+
+    transcriber = RequintoTranscriber()
+    sources, model_seconds, seen = [], 0.0, set()
+    for song, uri in tqdm(named_inputs(inputs, stem), desc="transcribe", unit="file", disable=not progress):
+        source = AudioSource(name=song, uri=uri)
+        sources.append(source)
+        try:
+            if song in seen:
+                raise BadAudioError(song, "an earlier input has the same name")
+            waveform = audio_io.read_audio(uri, source, transcriber.sample_rate, config.limits).mean(axis=1)
+        except BadAudioError as error:
+            source.skip(error.reason)
+            continue
+        seen.add(song)
+        started = time.perf_counter()
+        notes = decode_notes(transcriber.activations(waveform), config)
+        model_seconds += time.perf_counter() - started
+        source.outputs["midi"] = str(write_midi(notes, out_dir / MIDI_DIR / f"{song}.mid"))
+        source.notes = len(notes)
+    audio_seconds = sum(s.seconds for s in sources if s.status == "used")
+    extra = {"config": config_io.to_dict(config), "audio_seconds": round(audio_seconds, 3),
+             "transcription_seconds": round(model_seconds, 3)}
+    manifest = audio_io.write_manifest(out_dir, "transcribe", sources, extra)
+    used = sum(s.status == "used" for s in sources)
+    return TranscriptionResult(out_dir, manifest, used, len(sources) - used, audio_seconds, model_seconds)
+
+
+def named_inputs(inputs: list[str], stem: str) -> list[tuple[str, str]]:
+    """(song name, uri) pairs: separation folders give their `stem` per song, files their own name."""
+    pairs = []
+    for source in inputs:
+        if not storage.is_s3(source) and (Path(source) / audio_io.MANIFEST).is_file():
+            manifest = audio_io.read_manifest(source)
+            if manifest.get("stage") == "separate":
+                if stem not in manifest["instruments"]:
+                    raise ValueError(f"{source}: its stems are {', '.join(manifest['instruments'])}, not {stem!r}")
+                pairs.extend((f["name"].rsplit(".", 1)[0], f["outputs"][stem]) for f in manifest["files"] if f["status"] == "used")
+                continue
+        pairs.extend((storage.file_name(u).rsplit(".", 1)[0], u) for u in audio_io.list_inputs([source]))
+    return pairs
+
+
+def tune_thresholds(
+    pairs: list[tuple[str, str]], onset_thresholds: list[float], frame_thresholds: list[float],
+    config: TranscriptionConfig = TranscriptionConfig(), progress: bool = True,
+) -> list[dict]:
+    """Mean note F1 over (audio, reference MIDI) pairs for every threshold pair, best first.
+
+    The model runs once per file; only the note decoding is repeated per threshold pair.
+    """
+    from tqdm import tqdm
+
+    from corridos.audio import metrics as audio_metrics
+
+    transcriber = RequintoTranscriber()
+    files = []
+    for audio, reference in tqdm(pairs, desc="activations", unit="file", disable=not progress):
+        waveform, rate = audio_io.load_wav(audio)
+        waveform = audio_io.resample(waveform, rate, transcriber.sample_rate).mean(axis=1)
+        files.append((transcriber.activations(waveform), audio_metrics.midi_notes(reference, config.pitch_min, config.pitch_max)))
+    results = []
+    for onset, frame in itertools.product(onset_thresholds, frame_thresholds):
+        candidate = dataclasses.replace(config, onset_threshold=onset, frame_threshold=frame)
+        scores = [audio_metrics.note_scores(reference, _rows(decode_notes(activations, candidate)))["f1"]
+                  for activations, reference in files]
+        results.append({"onset_threshold": onset, "frame_threshold": frame, "f1": round(float(np.mean(scores)), 4)})
+    return sorted(results, key=lambda r: -r["f1"])
+
+
+def _rows(notes: list[TranscribedNote]) -> np.ndarray:
+    return np.array([(n.start, n.end, n.pitch) for n in notes], dtype=np.float64).reshape(-1, 3)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """`python -m corridos.audio.transcription {transcribe,tune} ...`: the audio env side of the CLI.
+
+    The result is the artifacts (midi/ and manifest.json, or the tuning JSON); a known failure
+    prints `error: ...` and exits 2, so the caller can show it as is.
+    """
+    parser = argparse.ArgumentParser(prog="python -m corridos.audio.transcription")
+    commands = parser.add_subparsers(dest="command", required=True)
+    transcribe = commands.add_parser("transcribe", help="audio to requinto MIDI")
+    transcribe.add_argument("inputs", nargs="+", help="audio files, folders, s3:// prefixes or separation folders")
+    transcribe.add_argument("--out", required=True, type=Path)
+    transcribe.add_argument("--stem", default="requinto", help="which stem of a separation folder to transcribe")
+    tune = commands.add_parser("tune", help="note F1 over a grid of onset and frame thresholds")
+    tune.add_argument("--pairs", required=True, type=Path, help="JSON list of [audio path, reference MIDI path]")
+    tune.add_argument("--onsets", required=True, help="comma-separated onset thresholds")
+    tune.add_argument("--frames", required=True, help="comma-separated frame thresholds")
+    tune.add_argument("--out", required=True, type=Path, help="JSON file for the results, best first")
+    for command in (transcribe, tune):
+        command.add_argument("--config-json", default="{}", help="TranscriptionConfig fields as JSON")
+        command.add_argument("--no-progress", action="store_true")
+    args = parser.parse_args(argv)
+    try:
+        config = config_io.from_dict(TranscriptionConfig, json.loads(args.config_json))
+        if args.command == "transcribe":
+            transcribe_files(args.inputs, args.out, config, args.stem, progress=not args.no_progress)
+        else:
+            grid = [[float(x) for x in text.split(",")] for text in (args.onsets, args.frames)]
+            results = tune_thresholds(json.loads(args.pairs.read_text()), *grid, config, progress=not args.no_progress)
+            args.out.write_text(json.dumps(results, indent=1))
+    except (ModelError, FileNotFoundError, ValueError) as error:  # ConfigError is a ValueError
+        print(f"error: {error}", file=sys.stderr)
+        raise SystemExit(2) from error
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    # basic_pitch warns on import about every model backend not installed (CoreML, TFLite);
+    # only ONNX is used here.
+    logging.getLogger().setLevel(logging.ERROR)
+    main()

@@ -1,0 +1,3 @@
+from corridos.cli.main import main
+
+main()

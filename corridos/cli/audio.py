@@ -1,0 +1,160 @@
+"""`corridos audio ...`: render synthetic mixtures, train the separator, separate, transcribe,
+evaluate. The stages themselves run in the audio env (corridos.audio.bridge); heavy libraries are
+imported inside commands, so --help is instant."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+audio_app = typer.Typer(no_args_is_help=True, help="Recordings -> requinto stems -> requinto MIDI.")
+
+
+def _fail(message: str) -> None:
+    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(1)
+
+
+def _config(cls, path: Optional[Path], pairs: list[str]):
+    from corridos import config as config_io
+
+    return config_io.load(cls, path, dict(config_io.parse_override(p) for p in pairs))
+
+
+def _stage_errors():
+    from corridos.audio.bridge import AudioEnvError
+    from corridos.config import ConfigError
+    from corridos.audio.synthesis import SynthesisError
+
+    return (AudioEnvError, ConfigError, SynthesisError, FileNotFoundError, ValueError)
+
+
+def _print_manifest(manifest: dict, out: Path) -> None:
+    summary = manifest["summary"]
+    typer.echo(f"{manifest['stage']}: {summary['used']} used, {summary['skipped']} skipped -> {out}")
+    for entry in manifest["files"]:
+        if entry["status"] == "skipped":
+            typer.echo(f"  skipped {entry['name']}: {entry['reason']}")
+
+
+@audio_app.command("render")
+def render(
+    corpus: str = typer.Argument(..., help="Folder or s3:// prefix of MIDI songs."),
+    out: Path = typer.Option(..., help="Output folder for the mixtures."),
+    songs: int = typer.Option(8, help="How many songs (one mixture each)."),
+    config: Optional[Path] = typer.Option(None, help="YAML/JSON MixtureConfig file."),
+    set_: list[str] = typer.Option([], "--set", help="Override a MixtureConfig field, e.g. seconds=8."),
+) -> None:
+    """Render synthetic band mixtures (requinto + accompaniment) from corpus songs with FluidSynth."""
+    from corridos.audio.synthesis import MixtureConfig, corpus_songs, render_mixtures
+
+    try:
+        mixture_config = _config(MixtureConfig, config, set_)
+        result = render_mixtures(corpus_songs(corpus, songs, mixture_config.cleaning, mixture_config.seed), out, mixture_config)
+    except _stage_errors() as error:
+        _fail(str(error))
+    splits = [m.split for m in result.mixtures]
+    typer.echo(f"rendered {len(splits)} mixtures ({splits.count('train')} train, {splits.count('validation')} validation) -> {out}")
+
+
+@audio_app.command("train-separator")
+def train_separator(
+    data: Path = typer.Argument(..., help="Rendered mixtures folder (train.csv, validation.csv)."),
+    model_dir: Path = typer.Option(..., help="New folder for the model."),
+    preset: str = typer.Option("tiny", help="'tiny' (CPU, tests and demo) or 'full' (GPU nodes)."),
+    set_: list[str] = typer.Option([], "--set", help="Override a SeparatorTrainingConfig field, e.g. steps=50."),
+) -> None:
+    """Train a requinto/accompaniment Spleeter model."""
+    from corridos.audio import stages
+    from corridos.config import parse_override
+
+    try:
+        summary = stages.train_separator(data, model_dir, preset, dict(parse_override(p) for p in set_))
+    except _stage_errors() as error:
+        _fail(str(error))
+    typer.echo(f"trained {summary['steps']} steps in {summary['seconds']} s, validation loss "
+               f"{summary['validation_loss']:.4f} -> {model_dir}")
+
+
+@audio_app.command("separate")
+def separate(
+    inputs: list[str] = typer.Argument(..., help="Audio files, folders or s3:// prefixes."),
+    model: str = typer.Option(..., help="Model folder, s3:// URI of one, or spleeter:NAME."),
+    out: Path = typer.Option(..., help="Output folder: <song>/<stem>.wav and manifest.json."),
+    config: Optional[Path] = typer.Option(None, help="YAML/JSON SeparationConfig file."),
+    set_: list[str] = typer.Option([], "--set", help="Override a field, e.g. limits.max_seconds=600."),
+) -> None:
+    """Separate recordings into requinto and accompaniment stems (model loaded once)."""
+    from corridos.audio import stages
+    from corridos.audio.separation import SeparationConfig
+
+    try:
+        manifest = stages.separate(inputs, model, out, _config(SeparationConfig, config, set_))
+    except _stage_errors() as error:
+        _fail(str(error))
+    _print_manifest(manifest, out)
+
+
+@audio_app.command("transcribe")
+def transcribe(
+    inputs: list[str] = typer.Argument(..., help="Audio files, folders, s3:// prefixes or separation folders."),
+    out: Path = typer.Option(..., help="Output folder: midi/<song>.mid and manifest.json."),
+    stem: str = typer.Option("requinto", help="Which stem of a separation folder to transcribe."),
+    config: Optional[Path] = typer.Option(None, help="YAML/JSON TranscriptionConfig file."),
+    set_: list[str] = typer.Option([], "--set", help="Override a field, e.g. onset_threshold=0.7."),
+) -> None:
+    """Transcribe requinto audio to MIDI with Basic Pitch (ONNX); out/midi feeds `dataset build`."""
+    from corridos.audio import stages
+    from corridos.audio.transcription import TranscriptionConfig
+
+    try:
+        manifest = stages.transcribe(inputs, out, _config(TranscriptionConfig, config, set_), stem)
+    except _stage_errors() as error:
+        _fail(str(error))
+    _print_manifest(manifest, out)
+
+
+@audio_app.command("evaluate")
+def evaluate(
+    mixtures: Path = typer.Argument(..., help="Rendered mixtures folder."),
+    model: str = typer.Option(..., help="Separator model folder or s3:// URI."),
+    out: Path = typer.Option(..., help="Output folder: stems, MIDI and evaluation.json."),
+    split: str = typer.Option("validation", help="Which mixtures to score."),
+    config: Optional[Path] = typer.Option(None, help="YAML/JSON TranscriptionConfig file."),
+    set_: list[str] = typer.Option([], "--set", help="Override a TranscriptionConfig field."),
+) -> None:
+    """Separator SDR vs the mixture baseline, and transcription F1 solo and after separation."""
+    from corridos.audio import stages
+    from corridos.audio.transcription import TranscriptionConfig
+
+    try:
+        summary = stages.evaluate(mixtures, model, out, _config(TranscriptionConfig, config, set_), split)
+    except _stage_errors() as error:
+        _fail(str(error))
+    typer.echo(f"{summary['mixtures']} {split} mixtures")
+    typer.echo(f"separation SDR {summary['sdr_separated_db']:.2f} dB (unprocessed mixture {summary['sdr_mixture_db']:.2f} dB)")
+    typer.echo(f"transcription note F1: solo {summary['f1_solo']:.3f}, after separation {summary['f1_separated']:.3f}")
+    typer.echo(f"real-time factors: separation {summary['separation_rtf']:.3f}, transcription {summary['transcription_rtf']:.3f}")
+
+
+@audio_app.command("tune-transcription")
+def tune_transcription(
+    mixtures: Path = typer.Argument(..., help="Rendered mixtures folder."),
+    onsets: str = typer.Option("0.5,0.6,0.7,0.75,0.8,0.9", help="Onset thresholds to try, comma-separated."),
+    frames: str = typer.Option("0.3,0.4,0.5,0.6,0.7", help="Frame thresholds to try, comma-separated."),
+    split: str = typer.Option("train", help="Which mixtures' solo renders to tune on."),
+    top: int = typer.Option(5, help="How many of the best pairs to print."),
+) -> None:
+    """Note F1 of Basic Pitch on solo requinto renders over a grid of thresholds, best first."""
+    from corridos.audio import stages
+
+    try:
+        grid = [[float(x) for x in text.split(",")] for text in (onsets, frames)]
+        results = stages.tune_transcription(mixtures, *grid, split=split)
+    except _stage_errors() as error:
+        _fail(str(error))
+    for row in results[:top]:
+        typer.echo(f"onset {row['onset_threshold']:.2f}  frame {row['frame_threshold']:.2f}  F1 {row['f1']:.3f}")
+    typer.echo("set them with `corridos audio transcribe --set onset_threshold=... --set frame_threshold=...`")

@@ -1,0 +1,254 @@
+"""The training stage: a dataset folder in, a trained generator (saved and logged to MLflow) out.
+
+Random windows of the training songs each epoch, transposed at random within the requinto range;
+AdamW with warm-up and cosine decay; early stopping on validation loss; a backup every epoch so an
+interrupted run resumes where it stopped; seeded.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from corridos import config as config_io
+from corridos.generation.models import ModelConfig, build_model, save_model
+from corridos.symbolic.tokenizer import BOS, PAD, Vocabulary
+
+TRAIN_CONFIG = "train.json"
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
+    sequence_length: int = 256
+    batch_size: int = 32
+    epochs: int = 30
+    steps_per_epoch: int = 200
+    learning_rate: float = 1e-3
+    warmup_steps: int = 200
+    weight_decay: float = 0.01
+    patience: int = 4  # epochs without a better validation loss before stopping
+    transpose: int = 5  # augmentation: up to this many semitones either way, inside the range
+    seed: int = 0
+    sample_seconds: float = 20.0  # length of the samples logged after training
+
+
+# `tiny` trains in minutes on 2 CPU cores (demo, tests); `base` is for a GPU node.
+PRESETS = {
+    "tiny": dict(
+        model=dict(embedding_dim=64, hidden_dim=96, layers=2, heads=4, context=128, dropout=0.1),
+        sequence_length=128, batch_size=16, epochs=4, steps_per_epoch=40, warmup_steps=20, patience=2,
+        sample_seconds=10.0,
+    ),
+    "base": dict(
+        model=dict(embedding_dim=256, hidden_dim=512, layers=8, heads=8, context=1024, dropout=0.1),
+        sequence_length=1024, batch_size=64, epochs=100, steps_per_epoch=500, warmup_steps=1000, patience=6,
+    ),
+}
+
+
+def preset(name: str, family: str, overrides: dict | None = None) -> TrainConfig:
+    """A named preset for a model family, with dotted overrides on top."""
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r}; expected one of {', '.join(PRESETS)}")
+    values = json.loads(json.dumps(PRESETS[name]))
+    values["model"]["family"] = family
+    config = config_io.from_dict(TrainConfig, values, f"preset {name}")
+    return config_io.load(TrainConfig, None, {**_flat_values(config), **(overrides or {})})
+
+
+def _flat_values(config: TrainConfig) -> dict:
+    from corridos.mlops.tracking import flatten
+
+    return flatten(config_io.to_dict(config))
+
+
+@dataclasses.dataclass
+class TrainResult:
+    model_dir: Path
+    epochs_run: int
+    best_validation_loss: float
+    history: dict[str, list[float]]
+    run_id: str | None = None
+
+
+def windows_batch(songs: list[np.ndarray], length: int, batch: int, transpose: int, vocabulary: Vocabulary,
+                  rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(inputs, targets, weights) of `batch` random windows; songs are picked in proportion to length."""
+    lengths = np.array([len(s) for s in songs], dtype=np.float64)
+    picks = rng.choice(len(songs), size=batch, p=lengths / lengths.sum())
+    windows = np.full((batch, length + 1), PAD, np.int32)
+    for row, song_index in enumerate(picks):
+        song = np.concatenate([[BOS], songs[song_index]])
+        start = int(rng.integers(0, max(1, len(song) - length)))
+        window = song[start : start + length + 1]
+        low, high = vocabulary.transpose_range(window)
+        shift = int(rng.integers(max(low, -transpose), min(high, transpose) + 1))
+        windows[row, : len(window)] = vocabulary.transpose(window, shift) if shift else window
+    return windows[:, :-1], windows[:, 1:], (windows[:, 1:] != PAD).astype(np.float32)
+
+
+def validation_windows(songs: list[np.ndarray], length: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every validation song cut into consecutive windows (no overlap, no augmentation)."""
+    rows = []
+    for song in songs:
+        song = np.concatenate([[BOS], song]).astype(np.int32)
+        for start in range(0, max(1, len(song) - 1), length):
+            window = np.full(length + 1, PAD, np.int32)
+            piece = song[start : start + length + 1]
+            window[: len(piece)] = piece
+            rows.append(window)
+    windows = np.stack(rows)
+    return windows[:, :-1], windows[:, 1:], (windows[:, 1:] != PAD).astype(np.float32)
+
+
+def accelerator_present() -> bool:
+    if keras.backend.backend() == "jax":
+        import jax
+
+        return any(d.platform == "gpu" for d in jax.devices())
+    import tensorflow as tf
+
+    return bool(tf.config.list_physical_devices("GPU"))
+
+
+def train(dataset_dir: str | Path, out_dir: str | Path, config: TrainConfig, log_to_mlflow: bool = True,
+          progress: bool = True, parent_run_id: str | None = None) -> TrainResult:
+    """Train on the dataset's train split, stop early on its validation split, save to out_dir/model."""
+    from corridos.symbolic.dataset import load_dataset
+
+    dataset = load_dataset(dataset_dir)
+    train_songs, validation_songs = (list(dataset.songs(s).values()) for s in ("train", "validation"))
+    if not train_songs or not validation_songs:
+        raise ValueError(f"{dataset_dir}: training needs songs in both train and validation splits")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    keras.utils.set_random_seed(config.seed)
+    on_gpu = accelerator_present()
+    if on_gpu:
+        keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    model = build_model(config.model, dataset.vocabulary.size)
+    total_steps = config.epochs * config.steps_per_epoch
+    schedule = keras.optimizers.schedules.CosineDecay(
+        0.0, max(1, total_steps - config.warmup_steps), warmup_target=config.learning_rate,
+        warmup_steps=config.warmup_steps,
+    )
+    model.compile(
+        optimizer=keras.optimizers.AdamW(schedule, weight_decay=config.weight_decay, clipnorm=1.0),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        weighted_metrics=[],
+        jit_compile=on_gpu,
+    )
+    batches = TrainWindows(train_songs, config, dataset.vocabulary)
+    validation = validation_windows(validation_songs, config.sequence_length)
+    callbacks = [
+        keras.callbacks.EarlyStopping(patience=config.patience, restore_best_weights=True),
+        keras.callbacks.BackupAndRestore(str(out / "backup")),
+        batches.follow_epochs(),
+    ]
+    tracker = _MlflowRun(dataset.path, config, out, parent_run_id) if log_to_mlflow else None
+    if tracker:
+        callbacks.append(tracker.callback())
+    history = model.fit(batches, validation_data=validation, epochs=config.epochs, callbacks=callbacks,
+                        verbose=1 if progress else 0)
+    model_dir = save_model(model, out / "model")
+    dataset.vocabulary.save(model_dir / "vocabulary.json")
+    (model_dir / TRAIN_CONFIG).write_text(json.dumps(config_io.to_dict(config), indent=1))
+    losses = history.history
+    result = TrainResult(model_dir, len(losses["loss"]), float(min(losses["val_loss"])), losses)
+    if tracker:
+        result.run_id = tracker.finish(model, dataset.vocabulary, result)
+    return result
+
+
+class TrainWindows(keras.utils.PyDataset):
+    """Random training batches, a fresh draw every epoch, reproducible from the seed."""
+
+    def __init__(self, songs: list[np.ndarray], config: TrainConfig, vocabulary: Vocabulary):
+        super().__init__()
+        self.songs, self.config, self.vocabulary = songs, config, vocabulary
+        self.epoch = 0
+
+    def __len__(self) -> int:
+        return self.config.steps_per_epoch
+
+    def __getitem__(self, index: int):
+        rng = np.random.default_rng([self.config.seed, self.epoch, index])
+        c = self.config
+        return windows_batch(self.songs, c.sequence_length, c.batch_size, c.transpose, self.vocabulary, rng)
+
+    def follow_epochs(self):
+        """A callback that tells the windows which epoch runs, also after a resume from backup."""
+        return keras.callbacks.LambdaCallback(on_epoch_begin=lambda epoch, logs: setattr(self, "epoch", epoch))
+
+
+class _MlflowRun:
+    """Logs one training run: params, per-epoch metrics, the dataset's manifest hash, loss curves,
+    samples, and the generator as an MLflow model."""
+
+    def __init__(self, dataset_path: Path, config: TrainConfig, out: Path, parent_run_id: str | None):
+        import mlflow
+
+        from corridos.mlops import tracking
+
+        self.out = out
+        self.config = config
+        self.run = tracking.start_stage_run("train", f"train-{config.model.family}", parent_run_id)
+        mlflow.log_params(tracking.flatten(config_io.to_dict(config)))
+        manifest = Path(dataset_path) / "manifest.json"
+        mlflow.set_tags({
+            "model_family": config.model.family,
+            "dataset_manifest_sha256": tracking.file_sha256(manifest),
+            "dataset_version": json.loads(manifest.read_text())["version"],
+            "keras_backend": os.environ.get("KERAS_BACKEND", "tensorflow"),
+        })
+
+    def callback(self):
+        import mlflow
+
+        class EpochMetrics(keras.callbacks.Callback):
+            def on_epoch_end(self, epoch, logs=None):
+                mlflow.log_metrics({k: float(v) for k, v in (logs or {}).items()}, step=epoch)
+
+        return EpochMetrics()
+
+    def finish(self, model, vocabulary: Vocabulary, result: TrainResult) -> str:
+        import mlflow
+
+        from corridos.mlops import packaging
+        from corridos.generation.sampling import SampleConfig, Sampler
+
+        mlflow.log_metrics({"best_val_loss": result.best_validation_loss, "epochs_run": result.epochs_run})
+        mlflow.log_artifact(str(_loss_curve(result.history, self.out / "loss_curve.png")), "plots")
+        samples = Sampler(model, vocabulary).generate(SampleConfig(seconds=self.config.sample_seconds, seed=0), 2)
+        for index, sample in enumerate(samples):
+            for path in packaging.write_sample(sample, self.out / "samples" / f"sample-{index}"):
+                mlflow.log_artifact(str(path), "samples")
+        packaging.log(result.model_dir)
+        mlflow.end_run()
+        return self.run.info.run_id
+
+
+def _loss_curve(history: dict[str, list[float]], path: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(7, 4))
+    epochs = np.arange(1, len(history["loss"]) + 1)
+    axis.plot(epochs, history["loss"], label="train")
+    axis.plot(epochs, history["val_loss"], label="validation")
+    axis.set_xlabel("epoch")
+    axis.set_ylabel("cross-entropy (nats/event)")
+    axis.legend()
+    axis.grid(alpha=0.3)
+    figure.tight_layout()
+    figure.savefig(path, dpi=90)
+    plt.close(figure)
+    return path

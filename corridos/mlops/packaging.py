@@ -1,0 +1,128 @@
+"""The trained generator as an MLflow model whose `predict` generates music.
+
+Serving loads it by URI (`models:/corridos-generator@champion`) with `mlflow.pyfunc.load_model`
+and calls `predict` with one row per request: sampling settings in, MIDI bytes (base64) out.
+"""
+
+from __future__ import annotations
+
+import base64
+import tempfile
+from importlib import metadata
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+
+ARTIFACT_PATH = "generator"
+# The pyfunc's input columns: SampleConfig's fields, with the primer as base64 MIDI bytes.
+_REQUEST_TYPES = {"seconds": "double", "temperature": "double", "top_k": "long", "top_p": "double", "seed": "long",
+                  "transpose": "long", "primer_midi": "string"}
+_INTEGER_COLUMNS = {name for name, kind in _REQUEST_TYPES.items() if kind == "long"}
+_REQUIREMENTS = ("keras", "tensorflow-cpu", "note-seq", "numpy", "pandas", "mlflow", "pretty-midi")
+
+
+class CorridosGenerator(mlflow.pyfunc.PythonModel):
+    def load_context(self, context) -> None:
+        from corridos.generation.sampling import Sampler
+
+        self.sampler = Sampler(*load(context.artifacts["model"]))
+
+    def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
+        return pd.DataFrame([self.generate_one(row) for row in model_input.to_dict("records")])
+
+    def generate_one(self, request: dict) -> dict:
+        from corridos.generation.sampling import SampleConfig
+
+        settings = {k: v for k, v in request.items() if k in _REQUEST_TYPES and not _missing(v)}
+        with tempfile.TemporaryDirectory() as folder:
+            primer = settings.pop("primer_midi", None)
+            if primer:
+                path = Path(folder) / "primer.mid"
+                path.write_bytes(base64.b64decode(primer))
+                settings["primer"] = str(path)
+            config = SampleConfig(**_typed(settings))
+            sequence = self.sampler.generate(config)[0]
+        return {"midi": base64.b64encode(midi_bytes(sequence)).decode(), "notes": len(sequence.notes),
+                "seconds": round(sequence.total_time, 3)}
+
+
+def _missing(value) -> bool:
+    return value is None or (isinstance(value, float) and value != value)
+
+
+def _typed(settings: dict) -> dict:
+    """A DataFrame column with a gap turns ints into floats; give the integer fields theirs back."""
+    return {k: int(v) if k in _INTEGER_COLUMNS else v for k, v in settings.items()}
+
+
+def signature():
+    from mlflow.models import ModelSignature
+    from mlflow.types import ColSpec, Schema
+
+    inputs = [ColSpec(kind, name, required=False) for name, kind in _REQUEST_TYPES.items()]
+    outputs = [ColSpec("string", "midi"), ColSpec("long", "notes"), ColSpec("double", "seconds")]
+    return ModelSignature(Schema(inputs), Schema(outputs))
+
+
+def midi_bytes(sequence) -> bytes:
+    from corridos.symbolic.sequences import write_midi
+
+    with tempfile.TemporaryDirectory() as folder:
+        return write_midi(sequence, Path(folder) / "piece.mid").read_bytes()
+
+
+def write_sample(sequence, stem: Path, audio: bool = True) -> list[Path]:
+    """A generated piece as MIDI, a piano-roll PNG and (FluidSynth, nylon guitar) a WAV."""
+    from corridos.symbolic import pianoroll
+    from corridos.symbolic.sequences import write_midi
+    from corridos.audio.synthesis import render_sequence
+
+    stem = Path(stem)
+    paths = [write_midi(sequence, stem.with_suffix(".mid")),
+             pianoroll.save([(stem.name, sequence)], stem.with_suffix(".png"))]
+    if audio and len(sequence.notes):
+        paths.append(render_sequence(sequence, stem.with_suffix(".wav")))
+    return paths
+
+
+def log(model_dir: Path, registered_name: str | None = None):
+    """Log the saved model folder as this run's pyfunc generator (and register it if named)."""
+    return mlflow.pyfunc.log_model(
+        name=ARTIFACT_PATH,
+        python_model=CorridosGenerator(),
+        artifacts={"model": str(model_dir)},
+        pip_requirements=[f"{name}=={metadata.version(name)}" for name in _REQUIREMENTS],
+        signature=signature(),
+        registered_model_name=registered_name,
+    )
+
+
+def resolve(reference: str | Path) -> Path:
+    """A saved model folder from a local path or any MLflow model URI (models:/NAME@champion,
+    runs:/ID/generator, models:/m-ID)."""
+    from corridos.generation.models import MODEL_CONFIG
+
+    local = Path(reference)
+    if (local / MODEL_CONFIG).is_file():
+        return local
+    if ":/" not in str(reference):
+        raise FileNotFoundError(f"{reference}: neither a saved model folder nor an MLflow model URI")
+    from corridos.mlops import tracking
+
+    tracking.configure()
+    downloaded = Path(mlflow.artifacts.download_artifacts(artifact_uri=str(reference)))
+    # MLflow stores the logged folder under artifacts/<its own name>
+    folders = sorted(p.parent for p in downloaded.glob(f"artifacts/*/{MODEL_CONFIG}"))
+    if len(folders) != 1:
+        raise FileNotFoundError(f"{reference}: an MLflow model, but not a corridos generator (no saved model inside)")
+    return folders[0]
+
+
+def load(reference: str | Path):
+    """(model, vocabulary) from a local folder or an MLflow model URI."""
+    from corridos.generation.models import load_model
+    from corridos.symbolic.tokenizer import Vocabulary
+
+    folder = resolve(reference)
+    return load_model(folder), Vocabulary.load(folder / "vocabulary.json")

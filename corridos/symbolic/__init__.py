@@ -1,0 +1,3 @@
+"""Symbolic music: NoteSequences, cleaning, duplicates, splits, tokens, piano rolls, the dataset stage.
+
+Main environment only."""

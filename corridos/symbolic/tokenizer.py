@@ -1,0 +1,205 @@
+"""Event tokens for requinto lines: time shifts, note-ons, note-offs and optional velocity bins.
+
+No beat grid: the corpus has no stable tempo (FINDINGS), so time moves in fixed steps (10 ms by
+default, up to one second per token). Decoding is exact for notes whose times sit on the step grid
+and whose velocities are bin values.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import numpy as np
+
+from corridos.constants import DEFAULT_VELOCITY, REQUINTO_PITCH_MAX, REQUINTO_PITCH_MIN
+from corridos.symbolic.sequences import NoteArrays, from_arrays, to_arrays
+
+PAD, BOS, EOS = 0, 1, 2
+SPECIAL_TOKENS = ("<pad>", "<bos>", "<eos>")
+
+
+@dataclasses.dataclass
+class TokenizerConfig:
+    step_seconds: float = 0.010
+    max_shift_seconds: float = 1.0
+    pitch_min: int = REQUINTO_PITCH_MIN
+    pitch_max: int = REQUINTO_PITCH_MAX
+    velocity_bins: int = 0  # 0: no velocity tokens; decoded notes get DEFAULT_VELOCITY
+
+
+class Vocabulary:
+    """Token ids, laid out as: specials | time shifts 1..S | note-on | note-off | velocity bins."""
+
+    def __init__(self, config: TokenizerConfig = TokenizerConfig()):
+        self.config = config
+        self.max_shift_steps = int(round(config.max_shift_seconds / config.step_seconds))
+        self.num_pitches = config.pitch_max - config.pitch_min + 1
+        self.shift_offset = len(SPECIAL_TOKENS)
+        self.note_on_offset = self.shift_offset + self.max_shift_steps
+        self.note_off_offset = self.note_on_offset + self.num_pitches
+        self.velocity_offset = self.note_off_offset + self.num_pitches
+        self.size = self.velocity_offset + config.velocity_bins
+
+    # ---- ids
+    def shift(self, steps: int) -> int:
+        return self.shift_offset + steps - 1
+
+    def note_on(self, pitch: int) -> int:
+        return self.note_on_offset + pitch - self.config.pitch_min
+
+    def note_off(self, pitch: int) -> int:
+        return self.note_off_offset + pitch - self.config.pitch_min
+
+    def velocity_bin(self, velocity: int) -> int:
+        return min(max(velocity, 1), 127) * self.config.velocity_bins // 128
+
+    def bin_velocity(self, velocity_bin: int) -> int:
+        """The velocity a bin decodes to: the middle of its range."""
+        low = -(-velocity_bin * 128 // self.config.velocity_bins)
+        high = -(-(velocity_bin + 1) * 128 // self.config.velocity_bins) - 1
+        return max(1, (low + high) // 2)
+
+    def is_note_on(self, tokens: np.ndarray) -> np.ndarray:
+        return (tokens >= self.note_on_offset) & (tokens < self.note_off_offset)
+
+    def is_note_event(self, tokens: np.ndarray) -> np.ndarray:
+        return (tokens >= self.note_on_offset) & (tokens < self.velocity_offset)
+
+    def is_shift(self, tokens: np.ndarray) -> np.ndarray:
+        return (tokens >= self.shift_offset) & (tokens < self.note_on_offset)
+
+    def token_name(self, token: int) -> str:
+        if token < self.shift_offset:
+            return SPECIAL_TOKENS[token]
+        if token < self.note_on_offset:
+            return f"shift_{token - self.shift_offset + 1}"
+        if token < self.note_off_offset:
+            return f"on_{token - self.note_on_offset + self.config.pitch_min}"
+        if token < self.velocity_offset:
+            return f"off_{token - self.note_off_offset + self.config.pitch_min}"
+        return f"velocity_{token - self.velocity_offset}"
+
+    # ---- sequences
+    def encode(self, sequence) -> np.ndarray:
+        """NoteSequence -> int32 tokens (no BOS/EOS). Notes outside the pitch range are an error."""
+        return self.encode_arrays(to_arrays(sequence))
+
+    def encode_arrays(self, notes: NoteArrays) -> np.ndarray:
+        low, high = self.config.pitch_min, self.config.pitch_max
+        if len(notes) and (notes.pitch.min() < low or notes.pitch.max() > high):
+            raise ValueError(f"pitches {notes.pitch.min()}-{notes.pitch.max()} outside the vocabulary's {low}-{high}")
+        step = self.config.step_seconds
+        start = np.round(notes.start / step).astype(np.int64)
+        end = np.maximum(np.round(notes.end / step).astype(np.int64), start + 1)
+        count = len(notes)
+        # Events sorted by time, note-offs before note-ons at the same time so re-strikes work.
+        times = np.concatenate([end, start])
+        kinds = np.concatenate([np.zeros(count, np.int8), np.ones(count, np.int8)])
+        pitches = np.concatenate([notes.pitch, notes.pitch]).astype(np.int64)
+        velocities = np.concatenate([notes.velocity, notes.velocity])
+        order = np.lexsort((pitches, kinds, times))
+        tokens: list[int] = []
+        now, current_bin = 0, None
+        for time, kind, pitch, velocity in zip(
+            times[order].tolist(), kinds[order].tolist(), pitches[order].tolist(), velocities[order].tolist()
+        ):
+            tokens.extend(self._shifts(time - now))
+            now = time
+            if kind == 0:
+                tokens.append(self.note_off(pitch))
+                continue
+            if self.config.velocity_bins:
+                velocity_bin = self.velocity_bin(velocity)
+                if velocity_bin != current_bin:
+                    tokens.append(self.velocity_offset + velocity_bin)
+                    current_bin = velocity_bin
+            tokens.append(self.note_on(pitch))
+        return np.asarray(tokens, dtype=np.int32)
+
+    def _shifts(self, steps: int) -> list[int]:
+        full, rest = divmod(steps, self.max_shift_steps)
+        return [self.shift(self.max_shift_steps)] * full + ([self.shift(rest)] if rest else [])
+
+    def decode(self, tokens, name: str = ""):
+        """Tokens -> NoteSequence. Stops at EOS; ignores PAD and BOS; a note still on at the end
+        is closed there (one step long at least), so any token sequence decodes."""
+        step = self.config.step_seconds
+        velocity = DEFAULT_VELOCITY
+        now = 0
+        active: dict[int, tuple[int, int]] = {}
+        notes: list[tuple[int, int, int, int]] = []
+
+        def close(pitch: int) -> None:
+            start, note_velocity = active.pop(pitch)
+            notes.append((start, max(now, start + 1), pitch, note_velocity))
+
+        for token in np.asarray(tokens).tolist():
+            if token == EOS:
+                break
+            if token < self.shift_offset:
+                continue
+            if token < self.note_on_offset:
+                now += token - self.shift_offset + 1
+            elif token < self.note_off_offset:
+                pitch = token - self.note_on_offset + self.config.pitch_min
+                if pitch in active:
+                    close(pitch)
+                active[pitch] = (now, velocity)
+            elif token < self.velocity_offset:
+                pitch = token - self.note_off_offset + self.config.pitch_min
+                if pitch in active:
+                    close(pitch)
+            elif token < self.size:
+                velocity = self.bin_velocity(token - self.velocity_offset)
+            else:
+                raise ValueError(f"token {token} outside the vocabulary (size {self.size})")
+        for pitch in list(active):
+            close(pitch)
+        arrays = NoteArrays(
+            start=np.array([n[0] for n in notes], dtype=np.float64) * step,
+            end=np.array([n[1] for n in notes], dtype=np.float64) * step,
+            pitch=np.array([n[2] for n in notes], dtype=np.int16),
+            velocity=np.array([n[3] for n in notes], dtype=np.int16),
+        )
+        return from_arrays(arrays.sorted(), name)
+
+    def transpose(self, tokens: np.ndarray, semitones: int) -> np.ndarray:
+        """Shift every note token by `semitones`; the caller keeps the result inside the range."""
+        out = np.array(tokens, copy=True)
+        on = self.is_note_on(out)
+        off = self.is_note_event(out) & ~on
+        out[on] = self._shift_within(out[on], semitones, self.note_on_offset)
+        out[off] = self._shift_within(out[off], semitones, self.note_off_offset)
+        return out
+
+    def _shift_within(self, ids: np.ndarray, semitones: int, offset: int) -> np.ndarray:
+        shifted = ids + semitones
+        if len(ids) and (shifted.min() < offset or shifted.max() >= offset + self.num_pitches):
+            raise ValueError(f"transposing by {semitones} leaves the pitch range")
+        return shifted
+
+    def transpose_range(self, tokens: np.ndarray) -> tuple[int, int]:
+        """The smallest and largest transposition that keeps every note inside the range."""
+        notes = tokens[self.is_note_event(tokens)]
+        if not len(notes):
+            return 0, 0
+        relative = np.where(notes < self.note_off_offset, notes - self.note_on_offset, notes - self.note_off_offset)
+        return -int(relative.min()), self.num_pitches - 1 - int(relative.max())
+
+    # ---- persistence
+    def to_json(self) -> dict:
+        return {"config": dataclasses.asdict(self.config), "size": self.size,
+                "tokens": [self.token_name(t) for t in range(self.size)]}
+
+    def save(self, path: Path) -> None:
+        Path(path).write_text(json.dumps(self.to_json(), indent=1))
+
+    @classmethod
+    def load(cls, path: Path) -> Vocabulary:
+        stored = json.loads(Path(path).read_text())
+        vocabulary = cls(TokenizerConfig(**stored["config"]))
+        if vocabulary.size != stored["size"]:
+            raise ValueError(f"{path}: vocabulary size {stored['size']} does not match its config ({vocabulary.size})")
+        return vocabulary

@@ -1,0 +1,193 @@
+"""The audio stages end to end on tiny FluidSynth renders made here: render -> train a tiny
+separator -> separate -> transcribe, plus the refusals (empty model, missing env, bad files).
+
+The separator trains for a few steps only: its stems are checked for shape, not quality.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from tests.helpers import band, notes
+from corridos.audio import io as audio_io
+from corridos.audio import metrics as audio_metrics
+from corridos.audio import stages
+from corridos.audio.bridge import AudioEnvError
+from corridos.audio.io import AudioLimits
+from corridos.constants import AUDIO_SAMPLE_RATE
+from corridos.audio.separation import SPLEETER_PARAMS, SeparationConfig
+from corridos.audio.synthesis import MixtureConfig, render_mixtures, render_sequence, song_from_sequence
+
+pytestmark = pytest.mark.audio
+
+# Long notes well apart in the middle of the range: a line any transcriber should get right.
+EASY_LINE = notes(*[(0.5 + 0.4 * i, 0.8 + 0.4 * i, p, 90) for i, p in enumerate([64, 67, 71, 72, 76, 74, 69, 65, 62, 60])])
+LIMITS = AudioLimits(min_seconds=1.0, max_seconds=20.0)
+
+
+@pytest.fixture(scope="module")
+def work(tmp_path_factory):
+    return tmp_path_factory.mktemp("audio")
+
+
+@pytest.fixture(scope="module")
+def mixtures(work):
+    songs = [song_from_sequence(band(seed, count=80), f"song{seed}") for seed in range(4)]
+    return render_mixtures(songs, work / "mixtures", MixtureConfig(seconds=6.0), progress=False)
+
+
+@pytest.fixture(scope="module")
+def model(work, mixtures):
+    stages.train_separator(mixtures.out_dir, work / "separator", overrides={"steps": 3, "chunk_seconds": 5.0},
+                                   progress=False)
+    return work / "separator"
+
+
+@pytest.fixture(scope="module")
+def bad_files(work):
+    import soundfile
+
+    folder = work / "bad"
+    folder.mkdir()
+    soundfile.write(folder / "silent.wav", np.zeros((3 * AUDIO_SAMPLE_RATE, 2)), AUDIO_SAMPLE_RATE)
+    soundfile.write(folder / "short.wav", _tone(0.3), AUDIO_SAMPLE_RATE)
+    soundfile.write(folder / "long.wav", _tone(25.0), AUDIO_SAMPLE_RATE)
+    (folder / "corrupt.wav").write_bytes(b"RIFF\x24\x00\x00\x00WAVEfmt " + bytes(range(200)))
+    (folder / "notes.txt").write_text("not audio")
+    return folder
+
+
+def _tone(seconds: float) -> np.ndarray:
+    time = np.arange(int(seconds * AUDIO_SAMPLE_RATE)) / AUDIO_SAMPLE_RATE
+    return 0.3 * np.sin(2 * np.pi * 440 * time)
+
+
+EXPECTED_REASONS = {
+    "silent.wav": "silent",
+    "short.wav": "too short",
+    "long.wav": "too long",
+    "corrupt.wav": "unreadable audio",
+    "notes.txt": "not an audio file name",
+}
+
+
+@pytest.fixture(scope="module")
+def separated(work, model, mixtures, bad_files):
+    inputs = [str(p) for p in mixtures.paths("mix", "validation")] + [str(bad_files)]
+    return stages.separate(inputs, model, work / "separated", SeparationConfig(limits=LIMITS), progress=False)
+
+
+@pytest.fixture(scope="module")
+def transcribed(work, separated, bad_files):
+    from corridos.audio.transcription import TranscriptionConfig
+
+    easy = render_sequence(EASY_LINE, work / "solo" / "easy.wav")
+    inputs = [str(work / "separated"), str(easy), str(bad_files)]
+    return stages.transcribe(inputs, work / "transcribed", TranscriptionConfig(limits=LIMITS), progress=False)
+
+
+def _entries(manifest: dict) -> dict[str, dict]:
+    return {entry["name"]: entry for entry in manifest["files"]}
+
+
+def test_mixtures_add_up_and_feed_spleeter(mixtures):
+    name = mixtures.mixtures[0].name
+    mix, requinto, accompaniment = (audio_io.load_wav(mixtures.out_dir / s / f"{name}.wav")[0] for s in ("mix", "requinto", "accompaniment"))
+    assert mix.shape == (7 * AUDIO_SAMPLE_RATE, 2)
+    np.testing.assert_allclose(mix, requinto + accompaniment, atol=1e-5)
+    assert np.abs(accompaniment).max() > 0.01 and np.abs(requinto).max() > 0.01
+    splits = [m.split for m in mixtures.mixtures]
+    assert splits.count("validation") == 1 and splits.count("train") == 3
+    assert (mixtures.out_dir / "train.csv").read_text().count("\n") == 4  # header + 3 rows
+
+
+def test_separation_writes_stems_of_the_input_length(separated, mixtures):
+    entries = _entries(separated)
+    for path in mixtures.paths("mix", "validation"):
+        entry = entries[path.name]
+        assert entry["status"] == "used"
+        mix, _ = audio_io.load_wav(path)
+        for instrument in ("requinto", "accompaniment"):
+            stem, rate = audio_io.load_wav(entry["outputs"][instrument])
+            assert rate == AUDIO_SAMPLE_RATE and stem.shape == mix.shape
+            assert np.isfinite(stem).all()
+
+
+def test_separation_skips_bad_files_with_reasons(separated):
+    entries = _entries(separated)
+    for name, reason in EXPECTED_REASONS.items():
+        assert entries[name]["status"] == "skipped", name
+        assert reason in entries[name]["reason"], (name, entries[name]["reason"])
+    assert separated["summary"]["used"] == 1
+
+
+def test_transcription_of_an_easy_solo_line(transcribed, work):
+    entry = _entries(transcribed)["easy"]
+    assert entry["status"] == "used"
+    reference = np.array([(n.start_time, n.end_time, n.pitch) for n in EASY_LINE.notes])
+    estimate = audio_metrics.midi_notes(entry["outputs"]["midi"])
+    assert audio_metrics.note_scores(reference, estimate)["f1"] >= 0.9
+
+
+def test_transcription_reads_separation_folders_and_feeds_the_dataset_stage(transcribed, separated, work):
+    entries = _entries(transcribed)
+    song = next(e["name"] for e in separated["files"] if e["status"] == "used").rsplit(".", 1)[0]
+    assert entries[song]["status"] == "used"
+    assert entries[song]["uri"].endswith(f"{song}/requinto.wav")
+    for name, reason in EXPECTED_REASONS.items():
+        assert reason in entries[name.rsplit(".", 1)[0]]["reason"]
+    sequences = stages.transcribed_sequences(work / "transcribed")
+    assert set(sequences) == {song, "easy"}
+    assert all(55 <= n.pitch <= 93 for s in sequences.values() for n in s.notes)
+
+
+def test_empty_model_folder_is_refused(tmp_path, mixtures):
+    empty = tmp_path / "empty-model"
+    empty.mkdir()
+    with pytest.raises(AudioEnvError, match="empty.*random weights"):
+        stages.separate([str(mixtures.paths("mix")[0])], empty, tmp_path / "out", progress=False)
+    (empty / SPLEETER_PARAMS).write_text(json.dumps({}))
+    with pytest.raises(AudioEnvError, match="holds no checkpoint"):
+        stages.separate([str(mixtures.paths("mix")[0])], empty, tmp_path / "out", progress=False)
+
+
+def test_missing_audio_env_says_how_to_build_it(tmp_path, monkeypatch):
+    monkeypatch.setenv("CORRIDOS_AUDIO_PYTHON", str(tmp_path / "no-such-python"))
+    with pytest.raises(AudioEnvError, match="make envs"):
+        stages.transcribe([str(tmp_path)], tmp_path / "out", progress=False)
+
+
+def test_note_f1_and_sdr_agree_with_their_definitions():
+    line = np.array([[0.0, 0.3, 60], [0.5, 0.8, 64], [1.0, 1.3, 67]])
+    assert audio_metrics.note_scores(line, line)["f1"] == 1.0
+    late = line + [[0.06, 0.06, 0]]  # beyond the 50 ms onset tolerance
+    assert audio_metrics.note_scores(line, late)["f1"] == 0.0
+    rng = np.random.default_rng(0)
+    truth = rng.normal(size=(22050, 2))
+    assert audio_metrics.sdr(truth, truth + 0.01 * rng.normal(size=truth.shape)) > 30
+    assert audio_metrics.sdr(truth, truth + rng.normal(size=truth.shape)) < 5
+
+
+def test_separation_reads_model_and_audio_from_s3(s3_server, model, mixtures, tmp_path):
+    from corridos import storage
+
+    prefix = f"s3://{s3_server.bucket}/test_audio"
+    storage.upload_folder(model, f"{prefix}/separator")
+    mix = mixtures.paths("mix", "validation")[0]
+    storage.write_bytes(f"{prefix}/recordings/{mix.name}", mix.read_bytes())
+    config = SeparationConfig(cache_dir=str(tmp_path / "model-cache"))
+    manifest = stages.separate([f"{prefix}/recordings/"], f"{prefix}/separator", tmp_path / "out", config,
+                                       progress=False)
+    assert manifest["summary"] == {"files": 1, "used": 1, "skipped": 0}
+    assert manifest["files"][0]["uri"] == f"{prefix}/recordings/{mix.name}"
+    assert audio_io.load_wav(manifest["files"][0]["outputs"]["requinto"])[0].shape == audio_io.load_wav(mix)[0].shape
+
+
+def test_threshold_tuning_ranks_the_grid(mixtures):
+    results = stages.tune_transcription(mixtures.out_dir, [0.5, 0.75], [0.3, 0.6], progress=False)
+    assert len(results) == 4
+    assert [r["f1"] for r in results] == sorted((r["f1"] for r in results), reverse=True)
+    assert results[0]["f1"] > 0.5

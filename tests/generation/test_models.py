@@ -1,0 +1,73 @@
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from keras import ops
+
+from corridos.generation.models import FAMILIES, ModelConfig, build_model, load_model, save_model
+
+CACHE_CHECK = """
+import numpy as np, sys
+from keras import ops
+from corridos.generation.models import ModelConfig, build_model
+for family in sys.argv[1:]:
+    config = ModelConfig(family=family, embedding_dim=16, hidden_dim=32, layers=3, heads=2, context=8, dropout=0.0,
+                         dilation_cycle=2)
+    model = build_model(config, 40)
+    tokens = np.random.default_rng(0).integers(0, 40, (2, 8)).astype("int32")
+    full = ops.convert_to_numpy(model(tokens))
+    cache, steps = model.initial_cache(2), []
+    for t in range(8):
+        position = ops.convert_to_tensor(t, dtype="int32")
+        logits, cache = model.step(ops.convert_to_tensor(tokens[:, t]), cache, position)
+        steps.append(ops.convert_to_numpy(logits))
+    print(family, float(np.abs(np.stack(steps, 1) - full).max()))
+"""
+
+
+@pytest.mark.parametrize("backend", ["tensorflow", "jax"])
+def test_cached_and_uncached_decoding_give_the_same_logits(backend):
+    """Each backend in its own process: Keras picks its backend once, at import."""
+    done = subprocess.run([sys.executable, "-c", CACHE_CHECK, *FAMILIES], capture_output=True, text=True,
+                          env={"KERAS_BACKEND": backend, "PATH": "/usr/bin:/bin", "TF_CPP_MIN_LOG_LEVEL": "3"})
+    assert done.returncode == 0, done.stderr[-2000:]
+    differences = dict(line.split() for line in done.stdout.strip().splitlines()[-len(FAMILIES):])
+    assert set(differences) == set(FAMILIES)
+    assert all(float(d) < 1e-4 for d in differences.values()), differences
+
+
+def test_transformer_cache_is_a_ring_beyond_the_context():
+    """Past the context the cached model attends to the last `context` tokens, like a sliding window.
+
+    One layer: with more, upper layers see keys that themselves looked further back, so a plain
+    window over the last tokens is no longer the same computation."""
+    config = ModelConfig(family="transformer", embedding_dim=16, hidden_dim=32, layers=1, heads=2, context=6, dropout=0)
+    model = build_model(config, 30)
+    tokens = np.random.default_rng(1).integers(0, 30, (1, 14)).astype("int32")
+    cache = model.initial_cache(1)
+    for t in range(14):
+        logits, cache = model.step(ops.convert_to_tensor(tokens[:, t]), cache, ops.convert_to_tensor(t, dtype="int32"))
+    # rotary attention depends on distances only, so the window's positions may start anywhere
+    window = ops.convert_to_numpy(model(tokens[:, -6:]))[:, -1]
+    np.testing.assert_allclose(ops.convert_to_numpy(logits), window, atol=1e-4)
+
+
+def test_wavenet_receptive_field_grows_with_dilation():
+    model = build_model(ModelConfig(family="wavenet", hidden_dim=16, embedding_dim=8, layers=4, dilation_cycle=4), 20)
+    assert model.dilations == [1, 2, 4, 8]
+    assert model.receptive_field() == 16
+
+
+def test_save_and_load_keep_the_weights(tmp_path):
+    model = build_model(ModelConfig(family="lstm", embedding_dim=8, hidden_dim=16, layers=1), 25)
+    save_model(model, tmp_path / "m")
+    tokens = np.arange(10, dtype="int32")[None] % 25
+    np.testing.assert_allclose(ops.convert_to_numpy(load_model(tmp_path / "m")(tokens)), ops.convert_to_numpy(model(tokens)))
+    with pytest.raises(FileNotFoundError, match="not a saved model"):
+        load_model(tmp_path)
+
+
+def test_unknown_family_is_refused():
+    with pytest.raises(ValueError, match="expected one of lstm, wavenet, transformer"):
+        build_model(ModelConfig(family="gru"), 10)

@@ -1,0 +1,95 @@
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from tests.helpers import notes
+from corridos.generation.models import ModelConfig, build_model
+from corridos.generation.sampling import PrimerError, SampleConfig, Sampler, choose
+from corridos.symbolic.sequences import write_midi
+from corridos.symbolic.tokenizer import Vocabulary
+
+
+@pytest.fixture(scope="module")
+def sampler():
+    vocabulary = Vocabulary()
+    model = build_model(ModelConfig(family="transformer", embedding_dim=16, hidden_dim=32, layers=2, heads=2,
+                                    context=32, dropout=0), vocabulary.size)
+    return Sampler(model, vocabulary)
+
+
+def test_same_seed_same_music_and_another_seed_other_music(sampler):
+    config = SampleConfig(seconds=3, seed=7, top_k=40, top_p=0.9)
+    first = sampler.sample_tokens(np.zeros(0, np.int32), config, samples=2)
+    again = sampler.sample_tokens(np.zeros(0, np.int32), config, samples=2)
+    other = sampler.sample_tokens(np.zeros(0, np.int32), SampleConfig(seconds=3, seed=8, top_k=40, top_p=0.9))
+    assert all(np.array_equal(a, b) for a, b in zip(first, again))
+    assert not np.array_equal(first[0], first[1])  # batch rows draw from their own streams
+    assert not np.array_equal(first[0], other[0])
+
+
+def test_length_in_seconds_and_in_events(sampler):
+    tokens = sampler.sample_tokens(np.zeros(0, np.int32), SampleConfig(seconds=2.0))[0]
+    steps = np.where(sampler.vocabulary.is_shift(tokens), tokens - sampler.vocabulary.shift_offset + 1, 0)
+    assert steps.sum() >= 200 and steps[:-1].sum() < 200  # stops at the shift that reaches 2 s
+    assert len(sampler.sample_tokens(np.zeros(0, np.int32), SampleConfig(events=25))[0]) == 25
+
+
+def test_primer_is_kept_and_continued_and_transpose_moves_everything(sampler, tmp_path):
+    primer = write_midi(notes((0, 0.5, 60, 80), (0.5, 1.0, 64, 80), (1.0, 1.5, 67, 80)), tmp_path / "primer.mid")
+    config = SampleConfig(seconds=2, primer=str(primer), seed=1, transpose=2)
+    piece = sampler.generate(config)[0]
+    assert [n.pitch for n in piece.notes[:3]] == [62, 66, 69]
+    primer_tokens = sampler.vocabulary.encode(notes((0, 0.5, 60, 80), (0.5, 1.0, 64, 80), (1.0, 1.5, 67, 80)))
+    tokens = sampler.sample_tokens(primer_tokens, config)[0]
+    assert np.array_equal(tokens[: len(primer_tokens)], primer_tokens) and len(tokens) > len(primer_tokens)
+
+
+@pytest.mark.parametrize("content, reason", [(b"", "empty file"), (b"RIFF....WAVE", "not a MIDI file")])
+def test_bad_primer_file_gets_a_clear_error(sampler, tmp_path, content, reason):
+    path = tmp_path / "primer.mid"
+    path.write_bytes(content)
+    with pytest.raises(PrimerError, match=f"primer {path}: {reason}"):
+        sampler.generate(SampleConfig(seconds=1, primer=str(path)))
+
+
+def test_primer_with_nothing_in_range_is_refused(sampler, tmp_path):
+    path = write_midi(notes((0, 1, 30, 80), (1, 2, 35, 80)), tmp_path / "bass.mid")
+    with pytest.raises(PrimerError, match="no notes left in 52-93"):
+        sampler.generate(SampleConfig(seconds=1, primer=str(path)))
+
+
+def test_cli_reports_a_bad_primer_and_exits_non_zero(tmp_path):
+    (tmp_path / "primer.mid").write_text("not midi")
+    model = tmp_path / "model"
+    from corridos.generation.models import save_model
+
+    vocabulary = Vocabulary()
+    save_model(build_model(ModelConfig(family="lstm", embedding_dim=8, hidden_dim=8, layers=1), vocabulary.size), model)
+    vocabulary.save(model / "vocabulary.json")
+    done = subprocess.run([sys.executable, "-m", "corridos.cli", "generate", str(model), "--primer",
+                           str(tmp_path / "primer.mid"), "--out", str(tmp_path / "out")], capture_output=True, text=True)
+    assert done.returncode == 1
+    assert f"primer {tmp_path / 'primer.mid'}: not a MIDI file" in done.stderr
+
+
+LOGITS = np.log(np.array([[1e-9, 1e-9, 1e-9, 0.5, 0.3, 0.15, 0.05]]))
+
+
+def test_choose_masks_specials_and_honours_temperature_top_k_and_top_p():
+    rng = lambda: [np.random.default_rng(0)]  # noqa: E731
+    assert choose(LOGITS, SampleConfig(temperature=0), rng())[0] == 3
+    draws = lambda config: {int(choose(LOGITS, config, [np.random.default_rng(s)])[0]) for s in range(300)}  # noqa: E731
+    assert draws(SampleConfig()) == {3, 4, 5, 6}
+    assert draws(SampleConfig(top_k=2)) == {3, 4}
+    assert draws(SampleConfig(top_p=0.8)) == {3, 4}  # 0.5 + 0.3 reaches 0.8
+    assert draws(SampleConfig(top_p=0.81)) == {3, 4, 5}
+    assert draws(SampleConfig(top_k=1, temperature=5)) == {3}
+
+
+def test_invalid_settings_are_refused(sampler):
+    for config, message in [(SampleConfig(top_p=0), "top_p"), (SampleConfig(temperature=-1), "temperature"),
+                            (SampleConfig(seconds=0), "seconds"), (SampleConfig(top_k=-3), "top_k")]:
+        with pytest.raises(ValueError, match=message):
+            sampler.sample_tokens(np.zeros(0, np.int32), config)

@@ -1,0 +1,102 @@
+import json
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+
+from tests.helpers import TINY_MODEL
+from corridos.generation.models import FAMILIES, load_model
+from corridos.generation.train import PRESETS, preset, train, validation_windows, windows_batch
+from corridos.symbolic.tokenizer import BOS, PAD, Vocabulary
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_loss_falls_on_a_tiny_set(family, tiny_dataset, tmp_path):
+    config = preset("tiny", family, {**TINY_MODEL, "epochs": 3, "learning_rate": 3e-3})
+    result = train(tiny_dataset, tmp_path / family, config, log_to_mlflow=False, progress=False)
+    losses = result.history["val_loss"]
+    assert losses[-1] < 0.8 * losses[0], losses
+    assert load_model(result.model_dir).config.family == family
+    assert Vocabulary.load(result.model_dir / "vocabulary.json").size == load_model(result.model_dir).vocab_size
+
+
+def test_windows_are_seeded_augmented_inside_the_range_and_masked():
+    vocabulary = Vocabulary()
+    song = vocabulary.encode_arrays(_notes_at([60, 62, 64, 65, 67] * 10))
+    draw = lambda seed: windows_batch([song, song[:7]], 16, 8, 5, vocabulary, np.random.default_rng(seed))  # noqa: E731
+    first, again = draw(0), draw(0)
+    assert all(np.array_equal(a, b) for a, b in zip(first, again))
+    inputs, targets, weights = first
+    assert inputs.shape == targets.shape == weights.shape == (8, 16)
+    assert np.array_equal(weights, (targets != PAD).astype(np.float32))
+    on = inputs[vocabulary.is_note_on(inputs)] - vocabulary.note_on_offset + vocabulary.config.pitch_min
+    assert on.min() >= 55 and on.max() <= 72  # 60..67 moved at most 5 semitones
+    assert len({int(x) for x in on}) > 5  # and moved at all
+
+
+def test_validation_windows_cover_every_token_once():
+    songs = [np.arange(3, 40, dtype=np.int32), np.arange(3, 10, dtype=np.int32)]
+    inputs, targets, weights = validation_windows(songs, 16)
+    assert int(weights.sum()) == sum(len(s) for s in songs)
+    assert inputs[0, 0] == BOS and inputs.shape[1] == 16
+
+
+def test_presets_exist_for_cpu_and_gpu():
+    assert set(PRESETS) == {"tiny", "base"}
+    assert preset("base", "wavenet").model.family == "wavenet"
+    with pytest.raises(ValueError, match="unknown preset"):
+        preset("huge", "lstm")
+
+
+@pytest.mark.slow
+def test_training_logs_to_mlflow_and_the_logged_model_generates(tiny_dataset, tmp_path, monkeypatch):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    config = preset("tiny", "transformer", {**TINY_MODEL, "epochs": 2})
+    result = train(tiny_dataset, tmp_path / "run", config, progress=False)
+    run = mlflow.get_run(result.run_id)
+    assert run.data.params["model.family"] == "transformer"
+    assert run.data.tags["dataset_version"] == json.loads((tiny_dataset / "manifest.json").read_text())["version"]
+    assert len(run.data.tags["dataset_manifest_sha256"]) == 64
+    history = mlflow.MlflowClient().get_metric_history(result.run_id, "val_loss")
+    assert len(history) == 2
+    artifacts = {a.path for a in mlflow.MlflowClient().list_artifacts(result.run_id, "samples")}
+    assert {"samples/sample-0.mid", "samples/sample-0.png", "samples/sample-0.wav"} <= artifacts
+    assert (tmp_path / "mlartifacts").is_dir()  # beside the sqlite store, not in the working directory
+
+    generator = mlflow.pyfunc.load_model(f"runs:/{result.run_id}/generator")
+    answer = generator.predict(pd.DataFrame([{"seconds": 2.0, "seed": 3, "temperature": 0.9}]))
+    again = generator.predict(pd.DataFrame([{"seconds": 2.0, "seed": 3, "temperature": 0.9}]))
+    assert answer["midi"][0] == again["midi"][0]
+    import base64
+
+    assert base64.b64decode(answer["midi"][0]).startswith(b"MThd")
+
+
+def _notes_at(pitches):
+    from corridos.symbolic.sequences import NoteArrays
+
+    start = np.arange(len(pitches)) * 0.2
+    return NoteArrays(start, start + 0.15, np.array(pitches, np.int16), np.full(len(pitches), 80, np.int16))
+
+
+def test_an_interrupted_run_resumes_where_it_stopped(tiny_dataset, tmp_path, monkeypatch):
+    import keras
+
+    class Crash(keras.callbacks.EarlyStopping):
+        """Dies at the end of the second epoch, before that epoch's backup is written."""
+
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch == 1:
+                raise RuntimeError("node preempted")
+            super().on_epoch_end(epoch, logs)
+
+    config = preset("tiny", "wavenet", {**TINY_MODEL, "epochs": 3, "patience": 5})
+    monkeypatch.setattr(keras.callbacks, "EarlyStopping", Crash)
+    with pytest.raises(RuntimeError, match="preempted"):
+        train(tiny_dataset, tmp_path / "run", config, log_to_mlflow=False, progress=False)
+    monkeypatch.undo()
+    assert (tmp_path / "run" / "backup").is_dir()
+    resumed = train(tiny_dataset, tmp_path / "run", config, log_to_mlflow=False, progress=False)
+    assert resumed.epochs_run == 2  # epochs 2 and 3; the first came from the backup
+    assert not (tmp_path / "run" / "backup").exists()  # a finished run leaves no backup behind

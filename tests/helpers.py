@@ -1,0 +1,60 @@
+"""Test builders: tiny NoteSequences and MIDI files made in the test, never committed data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from corridos.symbolic.sequences import NoteArrays, from_arrays
+
+CORPUS = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "corridos-midi"
+
+
+def notes(*rows: tuple[float, float, int, int]):
+    """NoteSequence from (start, end, pitch, velocity) rows."""
+    start, end, pitch, velocity = (np.array(c) for c in zip(*rows)) if rows else ([], [], [], [])
+    return from_arrays(
+        NoteArrays(np.asarray(start, float), np.asarray(end, float), np.asarray(pitch, np.int16), np.asarray(velocity, np.int16)).sorted()
+    )
+
+
+def rows(sequence) -> list[tuple[float, float, int, int]]:
+    return sorted((round(n.start_time, 6), round(n.end_time, 6), n.pitch, n.velocity) for n in sequence.notes)
+
+
+def melody(seed: int, count: int = 200, step: float = 0.12, low: int = 60, high: int = 84):
+    """A random monophonic line on a 10 ms grid, distinct for each seed."""
+    rng = np.random.default_rng(seed)
+    pitches = np.clip(low + np.cumsum(rng.integers(-4, 5, count)) % (high - low), low, high)
+    starts = np.round(np.arange(count) * step + rng.integers(0, 3, count) * 0.01, 2)
+    return notes(*[(s, s + 0.1, int(p), 80) for s, p in zip(starts, pitches)])
+
+
+def band(seed: int, count: int = 200):
+    """A lead line with a bass note and a lower chord tone under each note, as the corpus looks."""
+    lead = melody(seed, count)
+    extra = []
+    for n in lead.notes:
+        extra.append((n.start_time, n.end_time, n.pitch - 9, 60))
+        extra.append((n.start_time + 0.02, n.end_time, 40 + n.pitch % 10, 70))
+    return notes(*[(n.start_time, n.end_time, n.pitch, n.velocity) for n in lead.notes], *extra)
+
+
+def motif_song(seed: int, repeats: int = 40):
+    """A learnable song: one short motif, transposed a little each time, on a 10 ms grid."""
+    rng = np.random.default_rng(seed)
+    motif = rng.integers(62, 80, 6)
+    rows, time = [], 0.0
+    for repeat in range(repeats):
+        shift = int(rng.integers(-2, 3))
+        for pitch in motif:
+            rows.append((round(time, 2), round(time + 0.11, 2), int(pitch) + shift, 80))
+            time += 0.12
+        time += 0.2
+    return notes(*rows)
+
+
+TINY_MODEL = {"model.embedding_dim": 32, "model.hidden_dim": 48, "model.layers": 2, "model.heads": 2,
+              "model.context": 64, "sequence_length": 64, "batch_size": 8, "steps_per_epoch": 12,
+              "warmup_steps": 4, "sample_seconds": 3.0}

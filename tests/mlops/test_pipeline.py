@@ -1,0 +1,94 @@
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from corridos.constants import AUDIO_IMAGE, CONFIG_MAP, LIGHT_IMAGE, MLFLOW_SECRET, S3_SECRET, TRAIN_IMAGE
+from corridos.mlops.kfp_runner import compile_pipeline
+from tests.servers.kfp import fake_kfp_server
+
+
+@pytest.fixture(scope="module")
+def compiled(tmp_path_factory):
+    path = compile_pipeline(tmp_path_factory.mktemp("compiled") / "corridos.yaml")
+    spec, platform = yaml.safe_load_all(path.read_text())
+    return spec, platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
+
+
+def task(spec, name):
+    dag = spec["root"]["dag"]["tasks"]["exit-handler-1"]["componentRef"]["name"]
+    tasks = spec["components"][dag]["dag"]["tasks"]
+    return tasks[name]
+
+
+def container(spec, executor):
+    return spec["deploymentSpec"]["executors"][executor]["container"]
+
+
+def test_every_stage_has_its_component_and_image(compiled):
+    spec, _ = compiled
+    images = {name: e["container"]["image"] for name, e in spec["deploymentSpec"]["executors"].items()}
+    assert images["exec-separate"] == images["exec-transcribe"] == images["exec-prepare-separator"] == AUDIO_IMAGE
+    assert images["exec-train"] == images["exec-evaluate"] == TRAIN_IMAGE
+    assert images["exec-ingest"] == images["exec-build-dataset"] == images["exec-register-and-promote"] == LIGHT_IMAGE
+    parameters = spec["root"]["inputDefinitions"]["parameters"]
+    assert {"corpus_uri", "audio_uri", "model_family", "preset", "promotion_margin"} <= set(parameters)
+
+
+def test_train_and_evaluate_ask_for_a_gpu_node(compiled):
+    spec, kubernetes = compiled
+    for executor in ("exec-train", "exec-evaluate", "exec-separate"):
+        resources = container(spec, executor)["resources"]
+        assert resources["accelerator"]["resourceType"] == "nvidia.com/gpu"
+        assert resources["accelerator"]["resourceCount"] == "1"
+        assert kubernetes[executor]["nodeSelector"]["labels"] == {"corridos.io/pool": "gpu"}
+        assert kubernetes[executor]["tolerations"][0]["key"] == "nvidia.com/gpu"
+    assert "accelerator" not in container(spec, "exec-build-dataset")["resources"]
+
+
+def test_resources_retries_secrets_and_caching(compiled):
+    spec, kubernetes = compiled
+    train = container(spec, "exec-train")["resources"]
+    assert train["cpuLimit"] == 4 and train["memoryLimit"] > 17  # 16 GiB, in GB
+    assert task(spec, "train")["retryPolicy"]["maxRetryCount"] == 1
+    assert task(spec, "ingest")["retryPolicy"]["maxRetryCount"] == 2
+    assert task(spec, "build-dataset")["cachingOptions"]["enableCache"] is True
+    assert task(spec, "train")["cachingOptions"].get("enableCache", False) is False
+    assert task(spec, "register-and-promote")["cachingOptions"].get("enableCache", False) is False
+    for executor in ("exec-train", "exec-register-and-promote", "exec-start-tracking"):
+        secrets = {s["secretName"]: s["keyToEnv"] for s in kubernetes[executor]["secretAsEnv"]}
+        assert {e["envVar"] for e in secrets[S3_SECRET]} == {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}
+        assert {e["envVar"] for e in secrets[MLFLOW_SECRET]} == {"MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD"}
+        config = kubernetes[executor]["configMapAsEnv"][0]
+        assert config["configMapName"] == CONFIG_MAP
+        assert {e["envVar"] for e in config["keyToEnv"]} == {"MLFLOW_TRACKING_URI", "MLFLOW_S3_ENDPOINT_URL"}
+
+
+def test_songs_fan_out_and_the_pipeline_closes_its_mlflow_run(compiled):
+    spec, _ = compiled
+    exit_dag = spec["components"][spec["root"]["dag"]["tasks"]["exit-handler-1"]["componentRef"]["name"]]["dag"]
+    loop = [t for t in exit_dag["tasks"].values() if "parameterIterator" in t]
+    assert loop and loop[0]["iteratorPolicy"]["parallelismLimit"] == 4
+    assert spec["root"]["dag"]["tasks"]["finish-tracking"]["triggerPolicy"]["strategy"] == "ALL_UPSTREAM_TASKS_COMPLETED"
+
+
+def test_submit_uploads_the_pipeline_and_starts_a_run():
+    with fake_kfp_server() as (url, requests):
+        done = subprocess.run([sys.executable, "-m", "corridos.cli", "pipeline", "submit", "--host", url, "--corpus",
+                               "s3://corridos/midi", "--arg", "model_family=wavenet", "--run-name", "nightly"],
+                              capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "run run-1 started" in done.stdout
+    runs = [r for r in requests if r["method"] == "POST" and r["path"].endswith("/runs")]
+    assert len(runs) == 1
+    body = runs[0]["body"]
+    assert body["display_name"] == "nightly" and body["experiment_id"] == "experiment-1"
+    assert body["runtime_config"]["parameters"] == {"corpus_uri": "s3://corridos/midi", "model_family": "wavenet"}
+    assert body["pipeline_spec"]["pipeline_spec"]["pipelineInfo"]["name"] == "corridos"  # spec and platform spec
+
+
+def test_submit_to_a_dead_host_fails_clearly():
+    done = subprocess.run([sys.executable, "-m", "corridos.cli", "pipeline", "submit", "--host", "http://127.0.0.1:9",
+                           "--corpus", "s3://c/m"], capture_output=True, text=True)
+    assert done.returncode == 1 and "http://127.0.0.1:9" in done.stderr

@@ -1,0 +1,85 @@
+import numpy as np
+import pytest
+
+from tests.helpers import notes, rows
+from corridos.symbolic.tokenizer import BOS, EOS, PAD, TokenizerConfig, Vocabulary
+
+
+def random_grid_sequence(seed: int, vocabulary: Vocabulary, polyphonic: bool):
+    rng = np.random.default_rng(seed)
+    step, config = vocabulary.config.step_seconds, vocabulary.config
+    velocities = [80] if not config.velocity_bins else [vocabulary.bin_velocity(b) for b in range(config.velocity_bins)]
+    result, free_at = [], {}
+    time = 0
+    for _ in range(300):
+        time += int(rng.integers(0 if polyphonic else 1, 250))  # gaps beyond 1 s too
+        pitch = int(rng.integers(config.pitch_min, config.pitch_max + 1))
+        if free_at.get(pitch, -1) > time:
+            continue
+        length = int(rng.integers(1, 80))
+        free_at[pitch] = time + length
+        result.append((time * step, (time + length) * step, pitch, int(rng.choice(velocities))))
+    return notes(*result)
+
+
+@pytest.mark.parametrize("bins", [0, 8, 32])
+@pytest.mark.parametrize("polyphonic", [False, True])
+@pytest.mark.parametrize("step", [0.01, 0.032])
+def test_round_trip_is_exact_on_the_grid(bins, polyphonic, step):
+    vocabulary = Vocabulary(TokenizerConfig(step_seconds=step, velocity_bins=bins))
+    sequence = random_grid_sequence(bins + int(polyphonic), vocabulary, polyphonic)
+    decoded = vocabulary.decode(vocabulary.encode(sequence))
+    assert rows(decoded) == rows(sequence)
+
+
+def test_long_silence_takes_several_shift_tokens():
+    vocabulary = Vocabulary(TokenizerConfig(step_seconds=0.01, max_shift_seconds=1.0))
+    tokens = vocabulary.encode(notes((2.5, 2.6, 60, 80)))
+    names = [vocabulary.token_name(t) for t in tokens]
+    assert names == ["shift_100", "shift_100", "shift_50", "on_60", "shift_10", "off_60"]
+
+
+def test_restruck_note_ends_before_it_starts_again():
+    vocabulary = Vocabulary()
+    sequence = notes((0.0, 0.5, 70, 80), (0.5, 0.6, 70, 80))
+    names = [vocabulary.token_name(t) for t in vocabulary.encode(sequence)]
+    assert names == ["on_70", "shift_50", "off_70", "on_70", "shift_10", "off_70"]
+    assert rows(vocabulary.decode(vocabulary.encode(sequence))) == rows(sequence)
+
+
+def test_off_grid_times_snap_to_the_nearest_step_and_never_vanish():
+    vocabulary = Vocabulary(TokenizerConfig(step_seconds=0.01))
+    decoded = vocabulary.decode(vocabulary.encode(notes((0.0132, 0.0149, 64, 80))))
+    assert rows(decoded) == [(0.01, 0.02, 64, 80)]
+
+
+def test_out_of_range_pitch_is_refused():
+    with pytest.raises(ValueError, match="outside the vocabulary"):
+        Vocabulary().encode(notes((0, 1, 30, 80)))
+
+
+def test_decode_ignores_specials_stops_at_eos_and_closes_open_notes():
+    vocabulary = Vocabulary()
+    tokens = [BOS, vocabulary.note_on(60), vocabulary.shift(20), PAD, EOS, vocabulary.note_on(62)]
+    assert rows(vocabulary.decode(tokens)) == [(0.0, 0.2, 60, 80)]
+    with pytest.raises(ValueError, match="outside the vocabulary"):
+        vocabulary.decode([vocabulary.size + 3])
+
+
+def test_transpose_moves_notes_and_respects_the_range():
+    vocabulary = Vocabulary()
+    tokens = vocabulary.encode(notes((0, 0.1, 60, 80), (0.2, 0.3, 90, 80)))
+    low, high = vocabulary.transpose_range(tokens)
+    assert (low, high) == (52 - 60, 93 - 90)
+    up = vocabulary.decode(vocabulary.transpose(tokens, 3))
+    assert [n.pitch for n in up.notes] == [63, 93]
+    with pytest.raises(ValueError, match="leaves the pitch range"):
+        vocabulary.transpose(tokens, 4)
+
+
+def test_vocabulary_saves_and_loads(tmp_path):
+    vocabulary = Vocabulary(TokenizerConfig(step_seconds=0.02, velocity_bins=4))
+    vocabulary.save(tmp_path / "v.json")
+    loaded = Vocabulary.load(tmp_path / "v.json")
+    assert loaded.size == vocabulary.size == 3 + 50 + 42 * 2 + 4
+    assert loaded.config == vocabulary.config
