@@ -13,7 +13,7 @@ RUNS ?= runs
 export UV_PYTHON_DOWNLOADS := never
 export UV_LINK_MODE := copy
 
-.PHONY: help setup system envs demo test bench lock clean
+.PHONY: help setup system envs demo test bench lock clean lint lint-baseline
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -61,8 +61,16 @@ demo: setup demo-audio  ## the main job: audio stages, then the whole pipeline r
 	$(MAIN_ENV)/bin/python serving/demo_call.py --out $(DEMO)/served
 	@echo "MLflow UI: $(MAIN_ENV)/bin/mlflow ui --backend-store-uri sqlite:///$(abspath $(RUNS))/mlflow.db  (then open http://127.0.0.1:5000)"
 
-test: setup  ## the test suite
+test: setup lint  ## the code gates, then the test suite
 	$(MAIN_ENV)/bin/python -m pytest -q
+
+lint: envs  ## ruff (lint and format), then mypy on corridos/ against its shrinking baseline
+	$(MAIN_ENV)/bin/ruff check -q .
+	$(MAIN_ENV)/bin/ruff format -q --check .
+	@$(MAIN_ENV)/bin/mypy | $(MAIN_ENV)/bin/mypy-baseline filter
+
+lint-baseline: envs  ## after fixing type errors: rewrite mypy-baseline.txt to what is left
+	$(MAIN_ENV)/bin/mypy | $(MAIN_ENV)/bin/mypy-baseline sync
 
 bench: setup  ## the benchmarks; each prints its figures
 	$(MAIN_ENV)/bin/python benchmarks/dataset_build.py --corpus $(CORPUS)

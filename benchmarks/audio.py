@@ -91,9 +91,12 @@ def main() -> None:
     from corridos.audio.bridge import audio_python
 
     prepare(args.corpus, args.work.resolve(), args.songs, args.steps)
-    done = subprocess.run([str(audio_python()), __file__, "--measure", "--work", str(args.work.resolve())],
-                          capture_output=True, text=True,
-                          env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONWARNINGS": "ignore"})
+    done = subprocess.run(
+        [str(audio_python()), __file__, "--measure", "--work", str(args.work.resolve())],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONWARNINGS": "ignore"},
+    )
     if done.returncode != 0:
         raise SystemExit(f"timing run failed:\n{done.stderr[-2000:]}")
     timing = json.loads(done.stdout.strip().splitlines()[-1])
@@ -104,8 +107,14 @@ def main() -> None:
     print(f"  loading once is {timing['separation_speedup']:.1f}x faster (target >= 3x)")
     print(f"transcription real-time factor: {timing['transcription_rtf']:.4f} (target <= 0.05)")
     print(f"held-out mixtures: {quality['mixtures']}")
-    print(f"  transcription note F1: solo {quality['f1_solo']:.3f} (target >= 0.90), after separation {quality['f1_separated']:.3f}")
-    print(f"  separator SDR {quality['sdr_separated_db']:.2f} dB vs unprocessed mixture {quality['sdr_mixture_db']:.2f} dB")
+    print(
+        f"  transcription note F1: solo {quality['f1_solo']:.3f} (target >= 0.90), "
+        f"after separation {quality['f1_separated']:.3f}"
+    )
+    print(
+        f"  separator SDR {quality['sdr_separated_db']:.2f} dB "
+        f"vs unprocessed mixture {quality['sdr_mixture_db']:.2f} dB"
+    )
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Build the whole corpus and print wall time, files/s and notes/s (target: <= 60 s on 2 cores).
 
-    .venv/bin/python benchmarks/dataset_build.py [--corpus DIR] [--workers N]
+.venv/bin/python benchmarks/dataset_build.py [--corpus DIR] [--workers N]
 """
 
 from __future__ import annotations
@@ -28,8 +28,10 @@ def main() -> None:
             wall = time.perf_counter() - began
         files = result.summary["files"]["total"]
         notes = result.summary["notes_in"]
-        print(f"workers={workers} cores={os.cpu_count()}: {files} files, {notes:,} notes in {wall:.1f} s wall "
-              f"-> {files / wall:.1f} files/s, {notes / wall:,.0f} notes/s (target <= 60 s)")
+        print(
+            f"workers={workers} cores={os.cpu_count()}: {files} files, {notes:,} notes in {wall:.1f} s wall "
+            f"-> {files / wall:.1f} files/s, {notes / wall:,.0f} notes/s (target <= 60 s)"
+        )
 
 
 if __name__ == "__main__":

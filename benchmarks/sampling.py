@@ -16,11 +16,11 @@ from pathlib import Path
 
 import numpy as np
 
-from corridos.mlops import packaging
 from corridos.generation.models import build_model
 from corridos.generation.sampling import SampleConfig, Sampler
-from corridos.symbolic.tokenizer import BOS, Vocabulary
 from corridos.generation.train import preset
+from corridos.mlops import packaging
+from corridos.symbolic.tokenizer import BOS, Vocabulary
 
 
 def naive_tokens(model, count: int, rng: np.random.Generator) -> float:
@@ -46,8 +46,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tokens", type=int, default=200)
     parser.add_argument("--families", nargs="*", default=["lstm", "wavenet", "transformer"])
-    parser.add_argument("--model", default="runs/demo/train/transformer/model",
-                        help="a trained model for the 30 s figure (an untrained one emits few notes)")
+    parser.add_argument(
+        "--model",
+        default="runs/demo/train/transformer/model",
+        help="a trained model for the 30 s figure (an untrained one emits few notes)",
+    )
     args = parser.parse_args()
     vocabulary = Vocabulary()
     tokens_per_second = 18.6  # of music, measured on the corpus (725k tokens in 10.8 h)
@@ -59,13 +62,17 @@ def main() -> None:
         cached = min(cached_tokens(sampler, args.tokens) for _ in range(3))
         naive = naive_tokens(model, args.tokens, np.random.default_rng(0))
         music = args.tokens / tokens_per_second
-        print(f"{family:12s} {args.tokens} tokens: naive {naive:.2f} s, cached {cached:.3f} s -> "
-              f"{naive / cached:.0f}x faster (target >= 30x); {music / cached:.0f} s of music per s")
+        print(
+            f"{family:12s} {args.tokens} tokens: naive {naive:.2f} s, cached {cached:.3f} s -> "
+            f"{naive / cached:.0f}x faster (target >= 30x); {music / cached:.0f} s of music per s"
+        )
         if family == "transformer":
             if Path(args.model).is_dir():
                 sampler = Sampler(*packaging.load(args.model))
                 sampler.generate(SampleConfig(seconds=2))
-            print(f"{family:12s} 30 s of music from {args.model if Path(args.model).is_dir() else 'an untrained model'}:")
+            print(
+                f"{family:12s} 30 s of music from {args.model if Path(args.model).is_dir() else 'an untrained model'}:"
+            )
             thirty = []
             for seed in range(3):
                 began = time.perf_counter()

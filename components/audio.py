@@ -1,5 +1,3 @@
-from typing import List
-
 from kfp import dsl
 from kfp.dsl import Dataset, Input, Model, Output
 
@@ -7,8 +5,9 @@ from corridos.constants import AUDIO_IMAGE, LIGHT_IMAGE
 
 
 @dsl.component(base_image=LIGHT_IMAGE, install_kfp_package=False)
-def ingest(audio_uri: str, corpus_uri: str, synthetic_songs: int, chunks: int, seed: int,
-           audio: Output[Dataset]) -> List[str]:
+def ingest(
+    audio_uri: str, corpus_uri: str, synthetic_songs: int, chunks: int, seed: int, audio: Output[Dataset]
+) -> list[str]:
     """Gather the recordings (from audio_uri, and/or band mixtures rendered from corpus songs) and
     split them into chunks for the fan-out; each chunk is a JSON list of names under audio/mix/."""
     import json

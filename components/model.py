@@ -5,8 +5,9 @@ from corridos.constants import LIGHT_IMAGE, TRAIN_IMAGE
 
 
 @dsl.component(base_image=TRAIN_IMAGE, install_kfp_package=False)
-def train(dataset: Input[Dataset], family: str, preset: str, overrides: str, parent_run_id: str,
-          model: Output[Model]) -> str:
+def train(
+    dataset: Input[Dataset], family: str, preset: str, overrides: str, parent_run_id: str, model: Output[Model]
+) -> str:
     """Train a generator; returns its MLflow run id (the run holds the logged model)."""
     import json
 
@@ -18,31 +19,39 @@ def train(dataset: Input[Dataset], family: str, preset: str, overrides: str, par
 
 
 @dsl.component(base_image=TRAIN_IMAGE, install_kfp_package=False)
-def evaluate(dataset: Input[Dataset], model: Input[Model], family: str, samples: int, parent_run_id: str,
-             report: Output[Dataset], metrics: Output[Metrics]):
+def evaluate(
+    dataset: Input[Dataset],
+    model: Input[Model],
+    family: str,
+    samples: int,
+    parent_run_id: str,
+    report: Output[Dataset],
+    metrics: Output[Metrics],
+):
     """Likelihood on the validation split and Yang & Lerch metrics of samples against it."""
     from pathlib import Path
 
     from corridos.generation import evaluation
 
     config = evaluation.EvaluationConfig(samples=samples)
-    results = evaluation.evaluate({family: str(Path(model.path) / "model")}, dataset.path, report.path, config,
-                                  parent_run_id=parent_run_id)
+    results = evaluation.evaluate(
+        {family: str(Path(model.path) / "model")}, dataset.path, report.path, config, parent_run_id=parent_run_id
+    )
     for name, value in evaluation.summary_metrics(results[family]).items():
         metrics.log_metric(name, value)
 
 
 @dsl.component(base_image=LIGHT_IMAGE, install_kfp_package=False)
-def register_and_promote(run_id: str, dataset: Input[Dataset], margin_bits_per_note: float, model_name: str,
-                         parent_run_id: str) -> str:
+def register_and_promote(
+    run_id: str, dataset: Input[Dataset], margin_bits_per_note: float, model_name: str, parent_run_id: str
+) -> str:
     """Register the trained generator and let the gate decide whether it becomes the champion."""
     import dataclasses
     import json
 
     import mlflow
 
-    from corridos.mlops import registry
-    from corridos.mlops import tracking
+    from corridos.mlops import registry, tracking
 
     version = registry.register(run_id, model_name)
     config = registry.PromotionConfig(margin_bits_per_note=margin_bits_per_note, model_name=model_name)

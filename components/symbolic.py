@@ -1,5 +1,3 @@
-from typing import List
-
 from kfp import dsl
 from kfp.dsl import Dataset, Input, Output
 
@@ -7,8 +5,9 @@ from corridos.constants import LIGHT_IMAGE
 
 
 @dsl.component(base_image=LIGHT_IMAGE, install_kfp_package=False)
-def build_dataset(corpus_uri: str, transcriptions: Input[List[Dataset]], config: str, parent_run_id: str,
-                  dataset: Output[Dataset]) -> str:
+def build_dataset(
+    corpus_uri: str, transcriptions: Input[list[Dataset]], config: str, parent_run_id: str, dataset: Output[Dataset]
+) -> str:
     """The corpus MIDI and every transcription, cleaned, de-duplicated, split and tokenized."""
     import json
     from pathlib import Path

@@ -15,8 +15,11 @@ def start_tracking(kfp_run_id: str, kfp_run_name: str, parameters: str) -> str:
     tracking.configure()
     client = mlflow.MlflowClient()
     experiment = mlflow.get_experiment_by_name(tracking.EXPERIMENT)
-    run = client.create_run(experiment.experiment_id, run_name=f"pipeline-{kfp_run_name}",
-                            tags={"kfp_run_id": kfp_run_id, "stage": "pipeline"})
+    run = client.create_run(
+        experiment.experiment_id,
+        run_name=f"pipeline-{kfp_run_name}",
+        tags={"kfp_run_id": kfp_run_id, "stage": "pipeline"},
+    )
     for key, value in json.loads(parameters).items():
         client.log_param(run.info.run_id, key, value)
     return run.info.run_id
@@ -32,7 +35,10 @@ def finish_tracking(kfp_run_id: str, status: dsl.PipelineTaskFinalStatus):
 
     tracking.configure()
     outcome = "FINISHED" if status.state == "SUCCEEDED" else "FAILED"
-    runs = mlflow.search_runs(experiment_names=[tracking.EXPERIMENT], output_format="list",
-                              filter_string=f"tags.kfp_run_id = '{kfp_run_id}' and tags.stage = 'pipeline'")
+    runs = mlflow.search_runs(
+        experiment_names=[tracking.EXPERIMENT],
+        output_format="list",
+        filter_string=f"tags.kfp_run_id = '{kfp_run_id}' and tags.stage = 'pipeline'",
+    )
     for run in runs:
         mlflow.MlflowClient().set_terminated(run.info.run_id, outcome)

@@ -49,12 +49,38 @@ def run(*args: str) -> None:
 
 
 model = work / "separator"
-run("-m", "corridos.audio.separation", "train", "--data", str(data), "--model-dir", str(model), "--no-progress",
-    "--config-json", json.dumps({"steps": 3, "chunk_seconds": 5.0}))
-run("-m", "corridos.audio.separation", "separate", str(data / "mix" / "song2.wav"), "--model", str(model),
-    "--out", str(work / "separated"), "--no-progress")
-run("-m", "corridos.audio.transcription", "transcribe", str(work / "separated"), "--out", str(work / "transcribed"),
-    "--no-progress")
+run(
+    "-m",
+    "corridos.audio.separation",
+    "train",
+    "--data",
+    str(data),
+    "--model-dir",
+    str(model),
+    "--no-progress",
+    "--config-json",
+    json.dumps({"steps": 3, "chunk_seconds": 5.0}),
+)
+run(
+    "-m",
+    "corridos.audio.separation",
+    "separate",
+    str(data / "mix" / "song2.wav"),
+    "--model",
+    str(model),
+    "--out",
+    str(work / "separated"),
+    "--no-progress",
+)
+run(
+    "-m",
+    "corridos.audio.transcription",
+    "transcribe",
+    str(work / "separated"),
+    "--out",
+    str(work / "transcribed"),
+    "--no-progress",
+)
 midi = sorted((work / "transcribed").rglob("*.mid"))
 stems = sorted((work / "separated").rglob("*.wav"))
 assert stems and midi, f"missing artifacts: stems {stems}, midi {midi}"

@@ -16,16 +16,20 @@ from corridos.constants import CONFIG_MAP, GPU_NODE_LABEL, MLFLOW_SECRET, REGIST
 PIPELINE_NAME = "corridos"
 
 
-def _cluster_settings(task: dsl.PipelineTask, cpu: str, memory: str, gpu: bool = False,
-                      retries: int = 0) -> dsl.PipelineTask:
+def _cluster_settings(
+    task: dsl.PipelineTask, cpu: str, memory: str, gpu: bool = False, retries: int = 0
+) -> dsl.PipelineTask:
     """Resources, credentials and placement of one step in the cluster."""
     task.set_cpu_request(cpu).set_cpu_limit(cpu).set_memory_request(memory).set_memory_limit(memory)
-    kubernetes.use_config_map_as_env(task, CONFIG_MAP, {"mlflow-tracking-uri": "MLFLOW_TRACKING_URI",
-                                                        "s3-endpoint-url": "MLFLOW_S3_ENDPOINT_URL"})
-    kubernetes.use_secret_as_env(task, S3_SECRET, {"access-key-id": "AWS_ACCESS_KEY_ID",
-                                                   "secret-access-key": "AWS_SECRET_ACCESS_KEY"})
-    kubernetes.use_secret_as_env(task, MLFLOW_SECRET, {"username": "MLFLOW_TRACKING_USERNAME",
-                                                       "password": "MLFLOW_TRACKING_PASSWORD"})
+    kubernetes.use_config_map_as_env(
+        task, CONFIG_MAP, {"mlflow-tracking-uri": "MLFLOW_TRACKING_URI", "s3-endpoint-url": "MLFLOW_S3_ENDPOINT_URL"}
+    )
+    kubernetes.use_secret_as_env(
+        task, S3_SECRET, {"access-key-id": "AWS_ACCESS_KEY_ID", "secret-access-key": "AWS_SECRET_ACCESS_KEY"}
+    )
+    kubernetes.use_secret_as_env(
+        task, MLFLOW_SECRET, {"username": "MLFLOW_TRACKING_USERNAME", "password": "MLFLOW_TRACKING_PASSWORD"}
+    )
     if gpu:
         task.set_accelerator_type("nvidia.com/gpu").set_accelerator_limit(1)
         kubernetes.add_node_selector(task, *GPU_NODE_LABEL)
@@ -58,32 +62,93 @@ def corridos_pipeline(
     parameters = f'{{"corpus_uri": "{corpus_uri}", "model_family": "{model_family}", "preset": "{preset}"}}'
     finish = tracking.finish_tracking(kfp_run_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER)
     with dsl.ExitHandler(_cluster_settings(finish, "500m", "1Gi", retries=3)):
-        start = _cluster_settings(tracking.start_tracking(
-            kfp_run_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER, kfp_run_name=dsl.PIPELINE_JOB_NAME_PLACEHOLDER,
-            parameters=parameters), "500m", "1Gi", retries=3)
+        start = _cluster_settings(
+            tracking.start_tracking(
+                kfp_run_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER,
+                kfp_run_name=dsl.PIPELINE_JOB_NAME_PLACEHOLDER,
+                parameters=parameters,
+            ),
+            "500m",
+            "1Gi",
+            retries=3,
+        )
         start.set_caching_options(False)  # a new parent run for every pipeline run
         parent = start.output
-        gathered = _cluster_settings(audio.ingest(audio_uri=audio_uri, corpus_uri=corpus_uri, synthetic_songs=synthetic_songs,
-                                                  chunks=fan_out, seed=seed), "1", "2Gi", retries=2)
-        separator = _cluster_settings(audio.prepare_separator(
-            separator_uri=separator_uri, mixtures=gathered.outputs["audio"], steps=separator_steps),
-            "2", "8Gi", gpu=True, retries=1)
+        gathered = _cluster_settings(
+            audio.ingest(
+                audio_uri=audio_uri, corpus_uri=corpus_uri, synthetic_songs=synthetic_songs, chunks=fan_out, seed=seed
+            ),
+            "1",
+            "2Gi",
+            retries=2,
+        )
+        separator = _cluster_settings(
+            audio.prepare_separator(
+                separator_uri=separator_uri, mixtures=gathered.outputs["audio"], steps=separator_steps
+            ),
+            "2",
+            "8Gi",
+            gpu=True,
+            retries=1,
+        )
         with dsl.ParallelFor(gathered.outputs["Output"], parallelism=4) as chunk:
-            stems = _cluster_settings(audio.separate(audio=gathered.outputs["audio"], names=chunk,
-                                                     separator=separator.outputs["separator"]), "2", "8Gi", gpu=True, retries=1)
+            stems = _cluster_settings(
+                audio.separate(audio=gathered.outputs["audio"], names=chunk, separator=separator.outputs["separator"]),
+                "2",
+                "8Gi",
+                gpu=True,
+                retries=1,
+            )
             midi = _cluster_settings(audio.transcribe(stems=stems.outputs["stems"]), "2", "4Gi", retries=1)
-        dataset = _cluster_settings(symbolic.build_dataset(
-            corpus_uri=corpus_uri, transcriptions=dsl.Collected(midi.outputs["midi"]), config=dataset_config,
-            parent_run_id=parent), "2", "4Gi", retries=2)
-        trained = _cluster_settings(model.train(
-            dataset=dataset.outputs["dataset"], family=model_family, preset=preset, overrides=train_overrides,
-            parent_run_id=parent), "4", "16Gi", gpu=True, retries=1)
+        dataset = _cluster_settings(
+            symbolic.build_dataset(
+                corpus_uri=corpus_uri,
+                transcriptions=dsl.Collected(midi.outputs["midi"]),
+                config=dataset_config,
+                parent_run_id=parent,
+            ),
+            "2",
+            "4Gi",
+            retries=2,
+        )
+        trained = _cluster_settings(
+            model.train(
+                dataset=dataset.outputs["dataset"],
+                family=model_family,
+                preset=preset,
+                overrides=train_overrides,
+                parent_run_id=parent,
+            ),
+            "4",
+            "16Gi",
+            gpu=True,
+            retries=1,
+        )
         trained.set_caching_options(False)  # each run trains and logs a new model version
-        evaluated = _cluster_settings(model.evaluate(
-            dataset=dataset.outputs["dataset"], model=trained.outputs["model"], family=model_family,
-            samples=evaluation_samples, parent_run_id=parent), "4", "16Gi", gpu=True, retries=1)
-        promoted = _cluster_settings(model.register_and_promote(
-            run_id=trained.outputs["Output"], dataset=dataset.outputs["dataset"],
-            margin_bits_per_note=promotion_margin, model_name=model_name, parent_run_id=parent), "2", "4Gi", retries=2)
+        evaluated = _cluster_settings(
+            model.evaluate(
+                dataset=dataset.outputs["dataset"],
+                model=trained.outputs["model"],
+                family=model_family,
+                samples=evaluation_samples,
+                parent_run_id=parent,
+            ),
+            "4",
+            "16Gi",
+            gpu=True,
+            retries=1,
+        )
+        promoted = _cluster_settings(
+            model.register_and_promote(
+                run_id=trained.outputs["Output"],
+                dataset=dataset.outputs["dataset"],
+                margin_bits_per_note=promotion_margin,
+                model_name=model_name,
+                parent_run_id=parent,
+            ),
+            "2",
+            "4Gi",
+            retries=2,
+        )
         promoted.after(evaluated)
         promoted.set_caching_options(False)

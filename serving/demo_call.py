@@ -18,13 +18,15 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
-from serving import local
 
+from serving import local
 
 
 def generate_one(url: str, settings: dict) -> tuple[bytes, str]:
     """(MIDI bytes, served model version) from one /generate call."""
-    request = urllib.request.Request(f"{url}/generate", json.dumps(settings).encode(), {"Content-Type": "application/json"})
+    request = urllib.request.Request(
+        f"{url}/generate", json.dumps(settings).encode(), {"Content-Type": "application/json"}
+    )
     with urllib.request.urlopen(request, timeout=300) as response:
         return response.read(), response.headers["X-Model-Version"]
 
@@ -35,9 +37,12 @@ def register_latest_training(family: str, model_name: str) -> tuple[str, str]:
 
     from corridos.constants import CHAMPION_ALIAS
 
-    runs = mlflow.search_runs(filter_string=f"tags.stage = 'train' and tags.model_family = '{family}' "
-                                            f"and attributes.status = 'FINISHED'",
-                              order_by=["attributes.start_time DESC"], max_results=1, output_format="list")
+    runs = mlflow.search_runs(
+        filter_string=f"tags.stage = 'train' and tags.model_family = '{family}' and attributes.status = 'FINISHED'",
+        order_by=["attributes.start_time DESC"],
+        max_results=1,
+        output_format="list",
+    )
     if not runs:
         sys.exit(f"no finished {family} training run in {mlflow.get_tracking_uri()}; train one first")
     run_id = runs[0].info.run_id
@@ -47,24 +52,32 @@ def register_latest_training(family: str, model_name: str) -> tuple[str, str]:
 
 
 def main() -> None:
-    from corridos.mlops import tracking
     from corridos.constants import REGISTERED_MODEL_NAME
+    from corridos.mlops import tracking
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=Path("runs/demo/served"))
     parser.add_argument("--model-name", default=REGISTERED_MODEL_NAME)
-    parser.add_argument("--register-latest", metavar="FAMILY",
-                        help="first make the newest training run of this family's generator the champion")
+    parser.add_argument(
+        "--register-latest",
+        metavar="FAMILY",
+        help="first make the newest training run of this family's generator the champion",
+    )
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     os.environ["MLFLOW_TRACKING_URI"] = tracking.configure()
     if args.register_latest:
         run_id, version = register_latest_training(args.register_latest, args.model_name)
-        print(f"registered the generator of training run {run_id} as {args.model_name} version {version}, "
-              f"now the champion")
-    environment = {"MLFLOW_TRACKING_URI": os.environ["MLFLOW_TRACKING_URI"], "CORRIDOS_MODEL_NAME": args.model_name,
-                   "CORRIDOS_RELOAD_SECONDS": "0"}
+        print(
+            f"registered the generator of training run {run_id} as {args.model_name} version {version}, "
+            f"now the champion"
+        )
+    environment = {
+        "MLFLOW_TRACKING_URI": os.environ["MLFLOW_TRACKING_URI"],
+        "CORRIDOS_MODEL_NAME": args.model_name,
+        "CORRIDOS_RELOAD_SECONDS": "0",
+    }
     args.out.mkdir(parents=True, exist_ok=True)
     log = args.out / "service.log"
     began = time.monotonic()

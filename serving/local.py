@@ -32,9 +32,8 @@ def register_champion(model_dir: str | Path, model_name: str, metrics: dict[str,
     (in the store MLFLOW_TRACKING_URI names); returns the version."""
     import mlflow
 
-    from corridos.mlops import packaging
-    from corridos.mlops import tracking
     from corridos.constants import CHAMPION_ALIAS
+    from corridos.mlops import packaging, tracking
 
     tracking.configure()
     with mlflow.start_run(run_name="serving-local"):
@@ -50,13 +49,21 @@ def running(environment: dict[str, str], log_path: Path, start_seconds: float = 
     """A `bentoml serve` of the service; yields its base URL once it is ready (with ready=False:
     once it is alive, for a service that is expected never to become ready)."""
     port = free_port()
-    command = [str(Path(sys.executable).parent / "bentoml"), "serve", SERVICE, "--host", "127.0.0.1",
-               "--port", str(port)]
+    command = [
+        str(Path(sys.executable).parent / "bentoml"),
+        "serve",
+        SERVICE,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
     env = {**os.environ, **environment, "PYTHONPATH": str(REPOSITORY)}
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("wb") as log:
-        process = subprocess.Popen(command, cwd=REPOSITORY, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                   start_new_session=True)
+        process = subprocess.Popen(
+            command, cwd=REPOSITORY, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
     url = f"http://127.0.0.1:{port}"
     try:
         wait_for(f"{url}/{'readyz' if ready else 'livez'}", process, log_path, start_seconds)
@@ -70,8 +77,9 @@ def wait_for(probe: str, process: subprocess.Popen, log_path: Path, seconds: flo
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"bentoml serve exited ({process.returncode}); see {log_path}:\n"
-                               f"{log_path.read_text()[-3000:]}")
+            raise RuntimeError(
+                f"bentoml serve exited ({process.returncode}); see {log_path}:\n{log_path.read_text()[-3000:]}"
+            )
         try:
             with urllib.request.urlopen(probe, timeout=5):
                 return

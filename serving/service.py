@@ -98,8 +98,9 @@ def read_champion_version(name: str):
     try:
         return mlflow.MlflowClient().get_model_version_by_alias(name, CHAMPION_ALIAS)
     except MlflowException as error:
-        raise NoChampion(f"no model behind models:/{name}@{CHAMPION_ALIAS} at {mlflow.get_tracking_uri()}: "
-                         f"{error.message}") from error
+        raise NoChampion(
+            f"no model behind models:/{name}@{CHAMPION_ALIAS} at {mlflow.get_tracking_uri()}: {error.message}"
+        ) from error
 
 
 def load_champion(name: str, max_batch: int) -> Champion:
@@ -107,8 +108,8 @@ def load_champion(name: str, max_batch: int) -> Champion:
     serves."""
     import mlflow
 
-    from corridos.mlops import packaging
     from corridos.generation.sampling import SampleConfig, Sampler
+    from corridos.mlops import packaging
 
     version = read_champion_version(name)
     # By version, not by alias: the alias may move while this loads.
@@ -173,8 +174,12 @@ class Batcher:
                 if not future.done():  # done: its client went away and the request was cancelled
                     future.set_exception(error)
             return
-        logger.info("sampled a batch of %d (%g s of music each) in %.2f s", len(configs), configs[0].seconds,
-                    time.perf_counter() - began)
+        logger.info(
+            "sampled a batch of %d (%g s of music each) in %.2f s",
+            len(configs),
+            configs[0].seconds,
+            time.perf_counter() - began,
+        )
         for (_, future), piece in zip(batch, pieces):
             if not future.done():
                 future.set_result(piece)
@@ -229,8 +234,13 @@ class Corridos:
     def status(self) -> dict:
         if self.champion is None:
             return {"ready": False, "model": self.model_name, "problem": self.problem}
-        return {"ready": True, "model": self.champion.name, "version": self.champion.version,
-                "run_id": self.champion.run_id, "problem": self.problem or None}
+        return {
+            "ready": True,
+            "model": self.champion.name,
+            "version": self.champion.version,
+            "run_id": self.champion.run_id,
+            "problem": self.problem or None,
+        }
 
     @bentoml.on_startup
     async def _follow_alias(self) -> None:
@@ -260,8 +270,12 @@ class Corridos:
         champion = self.champion
         if champion is None:
             return self.status()
-        return {**self.status(), "tracking_uri": self.tracking_uri, "metrics": champion.metrics,
-                "max_batch": self.max_batch}
+        return {
+            **self.status(),
+            "tracking_uri": self.tracking_uri,
+            "metrics": champion.metrics,
+            "max_batch": self.max_batch,
+        }
 
     # The return annotations document the bodies in the OpenAPI spec; the methods return a Response
     # so that a refusal can carry its own status and a JSON message.

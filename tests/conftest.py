@@ -25,8 +25,8 @@ def s3_server(tmp_path_factory):
     boto3 and corridos.storage reach it through the usual environment variables, set here and
     restored at the end. Missing Ceph binaries fail the test: a skip would hide the S3 path.
     """
-    from tests.servers import s3 as s3server
     from corridos import storage
+    from tests.servers import s3 as s3server
 
     missing = s3server.missing_binaries()
     if missing:
@@ -67,8 +67,9 @@ def mlflow_server(s3_server, tmp_path_factory):
 
     missing = pgserver.missing_binaries()
     if missing:
-        pytest.fail(f"the MLflow server tests need PostgreSQL: {', '.join(missing)} not found; run `make setup`",
-                    pytrace=False)
+        pytest.fail(
+            f"the MLflow server tests need PostgreSQL: {', '.join(missing)} not found; run `make setup`", pytrace=False
+        )
     with pgserver.running() as database:
         with mlflowserver.running(tmp_path_factory.mktemp("mlflow-server"), database, s3_server) as server:
             yield server

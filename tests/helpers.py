@@ -15,7 +15,12 @@ def notes(*rows: tuple[float, float, int, int]):
     """NoteSequence from (start, end, pitch, velocity) rows."""
     start, end, pitch, velocity = (np.array(c) for c in zip(*rows)) if rows else ([], [], [], [])
     return from_arrays(
-        NoteArrays(np.asarray(start, float), np.asarray(end, float), np.asarray(pitch, np.int16), np.asarray(velocity, np.int16)).sorted()
+        NoteArrays(
+            np.asarray(start, float),
+            np.asarray(end, float),
+            np.asarray(pitch, np.int16),
+            np.asarray(velocity, np.int16),
+        ).sorted()
     )
 
 
@@ -46,7 +51,7 @@ def motif_song(seed: int, repeats: int = 40):
     rng = np.random.default_rng(seed)
     motif = rng.integers(62, 80, 6)
     rows, time = [], 0.0
-    for repeat in range(repeats):
+    for _repeat in range(repeats):
         shift = int(rng.integers(-2, 3))
         for pitch in motif:
             rows.append((round(time, 2), round(time + 0.11, 2), int(pitch) + shift, 80))
@@ -55,6 +60,15 @@ def motif_song(seed: int, repeats: int = 40):
     return notes(*rows)
 
 
-TINY_MODEL = {"model.embedding_dim": 32, "model.hidden_dim": 48, "model.layers": 2, "model.heads": 2,
-              "model.context": 64, "sequence_length": 64, "batch_size": 8, "steps_per_epoch": 12,
-              "warmup_steps": 4, "sample_seconds": 3.0}
+TINY_MODEL = {
+    "model.embedding_dim": 32,
+    "model.hidden_dim": 48,
+    "model.layers": 2,
+    "model.heads": 2,
+    "model.context": 64,
+    "sequence_length": 64,
+    "batch_size": 8,
+    "steps_per_epoch": 12,
+    "warmup_steps": 4,
+    "sample_seconds": 3.0,
+}

@@ -7,9 +7,9 @@ from multiprocessing import get_context
 import boto3
 import pytest
 
-from tests.helpers import band
 from corridos import storage
 from corridos.symbolic.dataset import build_dataset
+from tests.helpers import band
 
 pytestmark = pytest.mark.slow
 
@@ -33,8 +33,14 @@ def keys(s3, bucket, prefix):
 
 
 def test_write_read_and_list(prefix):
-    for key, data in {"b.mid": b"b", "a.mid": b"a", "deeper/c.mid": b"c", ".hidden": b"h", "dot/.git/x": b"x",
-                      "empty-folder/": b""}.items():
+    for key, data in {
+        "b.mid": b"b",
+        "a.mid": b"a",
+        "deeper/c.mid": b"c",
+        ".hidden": b"h",
+        "dot/.git/x": b"x",
+        "empty-folder/": b"",
+    }.items():
         storage.write_bytes(f"{prefix}/folder/{key}", data)
     storage.write_bytes(f"{prefix}/folder-sibling/d.mid", b"d")
 
@@ -56,7 +62,10 @@ def test_local_copy_of_a_prefix_downloads_the_tree_once(prefix, tmp_path):
 
     local = storage.local_copy(f"{prefix}/model/", tmp_path / "cache")
     assert local.name == "model"
-    assert sorted(str(p.relative_to(local)) for p in local.rglob("*") if p.is_file()) == ["assets/vocabulary.json", "weights.bin"]
+    assert sorted(str(p.relative_to(local)) for p in local.rglob("*") if p.is_file()) == [
+        "assets/vocabulary.json",
+        "weights.bin",
+    ]
     assert (local / "weights.bin").read_bytes() == bytes(range(256)) * 1000
 
     storage.write_bytes(f"{prefix}/model/weights.bin", b"changed")  # the cache is keyed by URI

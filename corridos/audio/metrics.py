@@ -35,7 +35,9 @@ def sdr(reference: np.ndarray, estimate: np.ndarray) -> float:
     return float(values[0])
 
 
-def midi_notes(path: str | Path, pitch_min: int = TRANSCRIPTION_PITCH_MIN, pitch_max: int = REQUINTO_PITCH_MAX) -> np.ndarray:
+def midi_notes(
+    path: str | Path, pitch_min: int = TRANSCRIPTION_PITCH_MIN, pitch_max: int = REQUINTO_PITCH_MAX
+) -> np.ndarray:
     """(n, 3) rows of onset, offset, pitch of the pitched notes in a MIDI file, within the range."""
     import pretty_midi
 
@@ -54,8 +56,12 @@ def note_scores(reference: np.ndarray, estimate: np.ndarray) -> dict[str, float]
     if not len(estimate):
         return {"precision": 0.0, "recall": 0.0, "f1": 0.0}
     precision, recall, f1, _ = mir_eval.transcription.precision_recall_f1_overlap(
-        _intervals(reference), _hertz(reference), _intervals(estimate), _hertz(estimate),
-        onset_tolerance=ONSET_TOLERANCE_SECONDS, offset_ratio=None,
+        _intervals(reference),
+        _hertz(reference),
+        _intervals(estimate),
+        _hertz(estimate),
+        onset_tolerance=ONSET_TOLERANCE_SECONDS,
+        offset_ratio=None,
     )
     return {"precision": float(precision), "recall": float(recall), "f1": float(f1)}
 

@@ -25,9 +25,9 @@ from pathlib import Path
 
 import numpy as np
 
+from corridos import config as config_io
 from corridos import storage
 from corridos.audio import io as audio_io
-from corridos import config as config_io
 from corridos.audio.io import AudioLimits, AudioSource, BadAudioError
 from corridos.constants import AUDIO_SAMPLE_RATE
 
@@ -133,11 +133,11 @@ def model_checkpoint(model_dir: Path) -> str:
     checkpoint = tf.train.latest_checkpoint(str(model_dir))
     if checkpoint is None:
         contents = "empty" if not any(model_dir.iterdir()) else "holds no checkpoint"
-        raise ModelError(
-            f"{model_dir}: model folder {contents} (Spleeter would separate with random weights); {how}"
-        )
+        raise ModelError(f"{model_dir}: model folder {contents} (Spleeter would separate with random weights); {how}")
     if not Path(checkpoint + ".index").is_file() or not list(model_dir.glob(Path(checkpoint).name + ".data-*")):
-        raise ModelError(f"{model_dir}: checkpoint {Path(checkpoint).name} is incomplete (index or data missing); {how}")
+        raise ModelError(
+            f"{model_dir}: checkpoint {Path(checkpoint).name} is incomplete (index or data missing); {how}"
+        )
     return checkpoint
 
 
@@ -162,8 +162,10 @@ def _pretrained(model: str) -> tuple[dict, Path]:
     try:
         model_dir = Path(ModelProvider.default().get(params["model_dir"]))
     except Exception as error:  # httpx raises many types; any failure means no model
-        raise ModelError(f"{model}: download failed ({type(error).__name__}: {error}); "
-                         f"copy the model folder here and pass its path instead") from error
+        raise ModelError(
+            f"{model}: download failed ({type(error).__name__}: {error}); "
+            f"copy the model folder here and pass its path instead"
+        ) from error
     model_checkpoint(model_dir)
     return params, model_dir
 
@@ -233,8 +235,13 @@ def separate_files(
             source.outputs[instrument] = str(path)
     separator.close()
     audio_seconds = sum(s.seconds for s in sources if s.status == "used")
-    extra = {"model": model, "instruments": list(separator.instruments), "config": config_io.to_dict(config),
-             "audio_seconds": round(audio_seconds, 3), "separation_seconds": round(model_seconds, 3)}
+    extra = {
+        "model": model,
+        "instruments": list(separator.instruments),
+        "config": config_io.to_dict(config),
+        "audio_seconds": round(audio_seconds, 3),
+        "separation_seconds": round(model_seconds, 3),
+    }
     manifest = audio_io.write_manifest(out_dir, "separate", sources, extra)
     used = sum(s.status == "used" for s in sources)
     return SeparationResult(out_dir, manifest, used, len(sources) - used, audio_seconds, model_seconds)

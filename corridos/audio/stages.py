@@ -16,9 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
+from corridos import config as config_io
 from corridos.audio import io as audio_io
 from corridos.audio import metrics as audio_metrics
-from corridos import config as config_io
 from corridos.audio.bridge import run_stage
 from corridos.audio.separation import PRESETS, TRAINING_SUMMARY, SeparationConfig
 from corridos.audio.synthesis import REFERENCE_DIR, load_mixtures
@@ -27,38 +27,83 @@ from corridos.audio.transcription import MIDI_DIR, TranscriptionConfig
 EVALUATION = "evaluation.json"
 
 
-def train_separator(data_dir: str | Path, model_dir: str | Path, preset: str = "tiny",
-                    overrides: dict | None = None, progress: bool = True) -> dict:
+def train_separator(
+    data_dir: str | Path,
+    model_dir: str | Path,
+    preset: str = "tiny",
+    overrides: dict | None = None,
+    progress: bool = True,
+) -> dict:
     """Train a separator on rendered mixtures (train.csv/validation.csv); returns training.json."""
     if preset not in PRESETS:
         raise ValueError(f"unknown preset {preset!r}; expected one of {', '.join(PRESETS)}")
-    args = ["train", "--data", str(data_dir), "--model-dir", str(model_dir), "--preset", preset,
-            "--config-json", json.dumps(overrides or {})]
+    args = [
+        "train",
+        "--data",
+        str(data_dir),
+        "--model-dir",
+        str(model_dir),
+        "--preset",
+        preset,
+        "--config-json",
+        json.dumps(overrides or {}),
+    ]
     run_stage("corridos.audio.separation", args + _progress_flag(progress))
     return json.loads((Path(model_dir) / TRAINING_SUMMARY).read_text())
 
 
-def separate(inputs: list[str], model: str | Path, out_dir: str | Path,
-             config: SeparationConfig = SeparationConfig(), progress: bool = True) -> dict:
+def separate(
+    inputs: list[str],
+    model: str | Path,
+    out_dir: str | Path,
+    config: SeparationConfig = SeparationConfig(),
+    progress: bool = True,
+) -> dict:
     """Requinto and accompaniment stems of every input, under out_dir/<song>/; returns the manifest."""
-    args = ["separate", *map(str, inputs), "--model", str(model), "--out", str(out_dir),
-            "--config-json", json.dumps(config_io.to_dict(config))]
+    args = [
+        "separate",
+        *map(str, inputs),
+        "--model",
+        str(model),
+        "--out",
+        str(out_dir),
+        "--config-json",
+        json.dumps(config_io.to_dict(config)),
+    ]
     run_stage("corridos.audio.separation", args + _progress_flag(progress))
     return audio_io.read_manifest(out_dir)
 
 
-def transcribe(inputs: list[str], out_dir: str | Path, config: TranscriptionConfig = TranscriptionConfig(),
-               stem: str = "requinto", progress: bool = True) -> dict:
+def transcribe(
+    inputs: list[str],
+    out_dir: str | Path,
+    config: TranscriptionConfig = TranscriptionConfig(),
+    stem: str = "requinto",
+    progress: bool = True,
+) -> dict:
     """MIDI of every input (or of each song's `stem` in separation folders) under out_dir/midi/."""
-    args = ["transcribe", *map(str, inputs), "--out", str(out_dir), "--stem", stem,
-            "--config-json", json.dumps(config_io.to_dict(config))]
+    args = [
+        "transcribe",
+        *map(str, inputs),
+        "--out",
+        str(out_dir),
+        "--stem",
+        stem,
+        "--config-json",
+        json.dumps(config_io.to_dict(config)),
+    ]
     run_stage("corridos.audio.transcription", args + _progress_flag(progress))
     return audio_io.read_manifest(out_dir)
 
 
-def tune_transcription(mixtures_dir: str | Path, onset_thresholds: list[float], frame_thresholds: list[float],
-                       config: TranscriptionConfig = TranscriptionConfig(), split: str = "train",
-                       progress: bool = True) -> list[dict]:
+def tune_transcription(
+    mixtures_dir: str | Path,
+    onset_thresholds: list[float],
+    frame_thresholds: list[float],
+    config: TranscriptionConfig = TranscriptionConfig(),
+    split: str = "train",
+    progress: bool = True,
+) -> list[dict]:
     """Note F1 of the solo requinto renders of `split` for each threshold pair, best first.
 
     Tune on the train split and score on validation (`evaluate`), so the reported F1 is held out.
@@ -70,11 +115,23 @@ def tune_transcription(mixtures_dir: str | Path, onset_thresholds: list[float], 
     with tempfile.TemporaryDirectory(prefix="corridos-tune-") as folder:
         pairs_path, results_path = Path(folder) / "pairs.json", Path(folder) / "results.json"
         pairs_path.write_text(json.dumps(pairs))
-        run_stage("corridos.audio.transcription", [
-            "tune", "--pairs", str(pairs_path), "--out", str(results_path),
-            "--onsets", ",".join(map(str, onset_thresholds)), "--frames", ",".join(map(str, frame_thresholds)),
-            "--config-json", json.dumps(config_io.to_dict(config)), *_progress_flag(progress),
-        ])
+        run_stage(
+            "corridos.audio.transcription",
+            [
+                "tune",
+                "--pairs",
+                str(pairs_path),
+                "--out",
+                str(results_path),
+                "--onsets",
+                ",".join(map(str, onset_thresholds)),
+                "--frames",
+                ",".join(map(str, frame_thresholds)),
+                "--config-json",
+                json.dumps(config_io.to_dict(config)),
+                *_progress_flag(progress),
+            ],
+        )
         return json.loads(results_path.read_text())
 
 
@@ -99,8 +156,14 @@ class MixtureScores:
     f1_separated: float
 
 
-def evaluate(mixtures_dir: str | Path, model: str | Path, out_dir: str | Path,
-             config: TranscriptionConfig = TranscriptionConfig(), split: str = "validation", progress: bool = True) -> dict:
+def evaluate(
+    mixtures_dir: str | Path,
+    model: str | Path,
+    out_dir: str | Path,
+    config: TranscriptionConfig = TranscriptionConfig(),
+    split: str = "validation",
+    progress: bool = True,
+) -> dict:
     """Separate and transcribe the held-out mixtures; SDR against the mixture baseline, note F1
     of the solo requinto render and of the separated stem. Writes out_dir/evaluation.json."""
     mixtures = load_mixtures(mixtures_dir)
@@ -121,9 +184,15 @@ def evaluate(mixtures_dir: str | Path, model: str | Path, out_dir: str | Path,
         "separation_rtf": round(separation["separation_seconds"] / separation["audio_seconds"], 4),
         "transcription_rtf": round(solo["transcription_seconds"] / solo["audio_seconds"], 4),
     }
-    report = {"model": str(model), "mixtures_dir": str(mixtures_dir), "split": split,
-              "config": config_io.to_dict(config), "summary": summary,
-              "mixtures": [dataclasses.asdict(s) for s in scores], "transcription_after_separation": after["summary"]}
+    report = {
+        "model": str(model),
+        "mixtures_dir": str(mixtures_dir),
+        "split": split,
+        "config": config_io.to_dict(config),
+        "summary": summary,
+        "mixtures": [dataclasses.asdict(s) for s in scores],
+        "transcription_after_separation": after["summary"],
+    }
     (out_dir / EVALUATION).write_text(json.dumps(report, indent=1))
     return summary
 

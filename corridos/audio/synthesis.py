@@ -18,10 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
+from corridos import config as config_io
 from corridos import storage
 from corridos.audio import io as audio_io
-from corridos import config as config_io
-from corridos.symbolic.cleaning import CleaningConfig, clean
 from corridos.constants import (
     AUDIO_SAMPLE_RATE,
     MIDI_SUFFIXES,
@@ -30,6 +29,7 @@ from corridos.constants import (
     REQUINTO_PITCH_MIN,
     SOUNDFONT_PATH,
 )
+from corridos.symbolic.cleaning import CleaningConfig, clean
 from corridos.symbolic.sequences import BadInputError, NoteArrays, from_midi_bytes, import_note_seq, to_arrays
 
 STEMS = ("mix", "requinto", "accompaniment")
@@ -94,7 +94,9 @@ class MixtureSet:
         return [self.out_dir / REFERENCE_DIR / f"{m.name}.mid" for m in self.mixtures if split in (None, m.split)]
 
 
-def corpus_songs(corpus: str | Path, count: int, cleaning: CleaningConfig = CleaningConfig(), seed: int = 0) -> list[Song]:
+def corpus_songs(
+    corpus: str | Path, count: int, cleaning: CleaningConfig = CleaningConfig(), seed: int = 0
+) -> list[Song]:
     """`count` usable songs drawn (seeded) from a MIDI folder or s3:// prefix, split by `clean`."""
     uris = [u for u in storage.list_files(corpus) if u.lower().endswith(MIDI_SUFFIXES)]
     rng = np.random.default_rng(seed)
@@ -116,7 +118,9 @@ def song_from_sequence(sequence, name: str, cleaning: CleaningConfig = CleaningC
     return Song(name, result.kept_notes, result.removed_notes)
 
 
-def render_mixtures(songs: list[Song], out_dir: str | Path, config: MixtureConfig = MixtureConfig(), progress: bool = True) -> MixtureSet:
+def render_mixtures(
+    songs: list[Song], out_dir: str | Path, config: MixtureConfig = MixtureConfig(), progress: bool = True
+) -> MixtureSet:
     """One mixture per song under `out_dir`: mix/, requinto/, accompaniment/ WAVs, reference/ MIDI,
     Spleeter's train.csv and validation.csv (split by song) and mixtures.json."""
     from tqdm import tqdm
@@ -151,11 +155,17 @@ def _render_mixture(song: Song, index: str, split: str, out_dir: Path, config: M
     accompaniment = _excerpt(song.accompaniment, start, config.seconds * tempo, tempo)
     semitones = _transposition(lead, config.max_transpose_semitones, rng)
     lead, accompaniment = _transpose(lead, semitones), _transpose(accompaniment, semitones)
-    gains = (float(rng.uniform(*config.requinto_gain_db_range)), float(rng.uniform(*config.accompaniment_gain_db_range)))
+    gains = (
+        float(rng.uniform(*config.requinto_gain_db_range)),
+        float(rng.uniform(*config.accompaniment_gain_db_range)),
+    )
     frames = int((config.seconds + config.tail_seconds) * AUDIO_SAMPLE_RATE)
     low = accompaniment.pitch <= config.bass_pitch_max
     requinto = _fit(render([(lead, NYLON_GUITAR_PROGRAM)]), frames) * _db(gains[0])
-    band = _fit(render([(accompaniment.take(low), ACOUSTIC_BASS_PROGRAM), (accompaniment.take(~low), STEEL_GUITAR_PROGRAM)]), frames)
+    band = _fit(
+        render([(accompaniment.take(low), ACOUSTIC_BASS_PROGRAM), (accompaniment.take(~low), STEEL_GUITAR_PROGRAM)]),
+        frames,
+    )
     band *= _db(gains[1])
     # One factor for all three, so the stems still add up to the mix exactly.
     headroom = min(1.0, 0.9 / max(float(np.abs(requinto + band).max()), 1e-9))
@@ -163,8 +173,17 @@ def _render_mixture(song: Song, index: str, split: str, out_dir: Path, config: M
     for stem, audio in (("mix", requinto + band), ("requinto", requinto), ("accompaniment", band)):
         audio_io.write_wav(out_dir / stem / f"{name}.wav", audio * headroom, AUDIO_SAMPLE_RATE)
     write_notes_midi([(lead, NYLON_GUITAR_PROGRAM)], out_dir / REFERENCE_DIR / f"{name}.mid")
-    return Mixture(name, song.name, split, semitones, round(tempo, 4), round(gains[0], 2), round(gains[1], 2),
-                   len(lead), config.seconds + config.tail_seconds)
+    return Mixture(
+        name,
+        song.name,
+        split,
+        semitones,
+        round(tempo, 4),
+        round(gains[0], 2),
+        round(gains[1], 2),
+        len(lead),
+        config.seconds + config.tail_seconds,
+    )
 
 
 def _excerpt_start(lead: NoteArrays, span: float, rng) -> float:
@@ -177,7 +196,9 @@ def _excerpt(notes: NoteArrays, start: float, span: float, tempo: float) -> Note
     """Notes with onsets in [start, start + span), moved to time 0 and played `tempo` times faster."""
     inside = notes.take((notes.start >= start) & (notes.start < start + span))
     end = np.minimum(inside.end, start + span)
-    return NoteArrays((inside.start - start) / tempo, (end - start) / tempo, inside.pitch.copy(), inside.velocity.copy())
+    return NoteArrays(
+        (inside.start - start) / tempo, (end - start) / tempo, inside.pitch.copy(), inside.velocity.copy()
+    )
 
 
 def _transposition(lead: NoteArrays, largest: int, rng) -> int:
@@ -233,8 +254,14 @@ def write_notes_midi(parts: list[tuple[NoteArrays, int]], path: Path) -> Path:
     sequence.tempos.add(qpm=120.0)
     for instrument, (notes, program) in enumerate(parts):
         for start, end, pitch, velocity in zip(notes.start, notes.end, notes.pitch, notes.velocity):
-            sequence.notes.add(start_time=float(start), end_time=float(end), pitch=int(pitch),
-                               velocity=int(velocity), instrument=instrument, program=program)
+            sequence.notes.add(
+                start_time=float(start),
+                end_time=float(end),
+                pitch=int(pitch),
+                velocity=int(velocity),
+                instrument=instrument,
+                program=program,
+            )
     sequence.total_time = max((float(n.end.max()) for n, _ in parts if len(n)), default=0.0)
     path.parent.mkdir(parents=True, exist_ok=True)
     note_seq.sequence_proto_to_midi_file(sequence, str(path))
@@ -246,8 +273,21 @@ def render(parts: list[tuple[NoteArrays, int]], sample_rate: int = AUDIO_SAMPLE_
     with tempfile.TemporaryDirectory(prefix="corridos-render-") as folder:
         midi = write_notes_midi(parts, Path(folder) / "notes.mid")
         wav = Path(folder) / "notes.wav"
-        command = ["fluidsynth", "-ni", "-q", "-r", str(sample_rate), "-O", "float", "-T", "wav",
-                   "-F", str(wav), str(SOUNDFONT_PATH), str(midi)]
+        command = [
+            "fluidsynth",
+            "-ni",
+            "-q",
+            "-r",
+            str(sample_rate),
+            "-O",
+            "float",
+            "-T",
+            "wav",
+            "-F",
+            str(wav),
+            str(SOUNDFONT_PATH),
+            str(midi),
+        ]
         done = subprocess.run(command, capture_output=True, text=True)
         if done.returncode != 0 or not wav.is_file():
             raise SynthesisError(f"fluidsynth failed ({done.returncode}): {done.stderr.strip()[-500:]}")

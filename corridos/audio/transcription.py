@@ -21,9 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
+from corridos import config as config_io
 from corridos import storage
 from corridos.audio import io as audio_io
-from corridos import config as config_io
 from corridos.audio.io import AudioLimits, AudioSource, BadAudioError
 from corridos.constants import NYLON_GUITAR_PROGRAM, REQUINTO_PITCH_MAX, TRANSCRIPTION_PITCH_MIN
 
@@ -64,13 +64,12 @@ class RequintoTranscriber:
     """Basic Pitch's ONNX model in one onnxruntime session."""
 
     def __init__(self):
-        import onnxruntime
-        from basic_pitch import FilenameSuffix, build_icassp_2022_model_path
-        from basic_pitch.constants import AUDIO_SAMPLE_RATE
-
         # Imported here, not on the first file: basic_pitch.inference imports TensorFlow (seconds).
         import basic_pitch.inference  # noqa: F401
         import basic_pitch.note_creation  # noqa: F401
+        import onnxruntime
+        from basic_pitch import FilenameSuffix, build_icassp_2022_model_path
+        from basic_pitch.constants import AUDIO_SAMPLE_RATE
 
         path = build_icassp_2022_model_path(FilenameSuffix.onnx)
         if not path.is_file():
@@ -147,8 +146,11 @@ class TranscriptionResult:
 
 
 def transcribe_files(
-    inputs: list[str], out_dir: Path, config: TranscriptionConfig = TranscriptionConfig(),
-    stem: str = "requinto", progress: bool = True,
+    inputs: list[str],
+    out_dir: Path,
+    config: TranscriptionConfig = TranscriptionConfig(),
+    stem: str = "requinto",
+    progress: bool = True,
 ) -> TranscriptionResult:
     """Transcribe every input into `out_dir/midi/<song>.mid`; bad files are skipped and recorded.
 
@@ -176,8 +178,11 @@ def transcribe_files(
         source.outputs["midi"] = str(write_midi(notes, out_dir / MIDI_DIR / f"{song}.mid"))
         source.notes = len(notes)
     audio_seconds = sum(s.seconds for s in sources if s.status == "used")
-    extra = {"config": config_io.to_dict(config), "audio_seconds": round(audio_seconds, 3),
-             "transcription_seconds": round(model_seconds, 3)}
+    extra = {
+        "config": config_io.to_dict(config),
+        "audio_seconds": round(audio_seconds, 3),
+        "transcription_seconds": round(model_seconds, 3),
+    }
     manifest = audio_io.write_manifest(out_dir, "transcribe", sources, extra)
     used = sum(s.status == "used" for s in sources)
     return TranscriptionResult(out_dir, manifest, used, len(sources) - used, audio_seconds, model_seconds)
@@ -192,15 +197,22 @@ def named_inputs(inputs: list[str], stem: str) -> list[tuple[str, str]]:
             if manifest.get("stage") == "separate":
                 if stem not in manifest["instruments"]:
                     raise ValueError(f"{source}: its stems are {', '.join(manifest['instruments'])}, not {stem!r}")
-                pairs.extend((f["name"].rsplit(".", 1)[0], f["outputs"][stem]) for f in manifest["files"] if f["status"] == "used")
+                pairs.extend(
+                    (f["name"].rsplit(".", 1)[0], f["outputs"][stem])
+                    for f in manifest["files"]
+                    if f["status"] == "used"
+                )
                 continue
         pairs.extend((storage.file_name(u).rsplit(".", 1)[0], u) for u in audio_io.list_inputs([source]))
     return pairs
 
 
 def tune_thresholds(
-    pairs: list[tuple[str, str]], onset_thresholds: list[float], frame_thresholds: list[float],
-    config: TranscriptionConfig = TranscriptionConfig(), progress: bool = True,
+    pairs: list[tuple[str, str]],
+    onset_thresholds: list[float],
+    frame_thresholds: list[float],
+    config: TranscriptionConfig = TranscriptionConfig(),
+    progress: bool = True,
 ) -> list[dict]:
     """Mean note F1 over (audio, reference MIDI) pairs for every threshold pair, best first.
 
@@ -215,12 +227,16 @@ def tune_thresholds(
     for audio, reference in tqdm(pairs, desc="activations", unit="file", disable=not progress):
         waveform, rate = audio_io.load_wav(audio)
         waveform = audio_io.resample(waveform, rate, transcriber.sample_rate).mean(axis=1)
-        files.append((transcriber.activations(waveform), audio_metrics.midi_notes(reference, config.pitch_min, config.pitch_max)))
+        files.append(
+            (transcriber.activations(waveform), audio_metrics.midi_notes(reference, config.pitch_min, config.pitch_max))
+        )
     results = []
     for onset, frame in itertools.product(onset_thresholds, frame_thresholds):
         candidate = dataclasses.replace(config, onset_threshold=onset, frame_threshold=frame)
-        scores = [audio_metrics.note_scores(reference, _rows(decode_notes(activations, candidate)))["f1"]
-                  for activations, reference in files]
+        scores = [
+            audio_metrics.note_scores(reference, _rows(decode_notes(activations, candidate)))["f1"]
+            for activations, reference in files
+        ]
         results.append({"onset_threshold": onset, "frame_threshold": frame, "f1": round(float(np.mean(scores)), 4)})
     return sorted(results, key=lambda r: -r["f1"])
 

@@ -5,7 +5,6 @@ imported inside commands, so --help is instant."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -17,7 +16,7 @@ def _fail(message: str) -> None:
     raise typer.Exit(1)
 
 
-def _config(cls, path: Optional[Path], pairs: list[str]):
+def _config(cls, path: Path | None, pairs: list[str]):
     from corridos import config as config_io
 
     return config_io.load(cls, path, dict(config_io.parse_override(p) for p in pairs))
@@ -25,8 +24,8 @@ def _config(cls, path: Optional[Path], pairs: list[str]):
 
 def _stage_errors():
     from corridos.audio.bridge import AudioEnvError
-    from corridos.config import ConfigError
     from corridos.audio.synthesis import SynthesisError
+    from corridos.config import ConfigError
 
     return (AudioEnvError, ConfigError, SynthesisError, FileNotFoundError, ValueError)
 
@@ -44,7 +43,7 @@ def render(
     corpus: str = typer.Argument(..., help="Folder or s3:// prefix of MIDI songs."),
     out: Path = typer.Option(..., help="Output folder for the mixtures."),
     songs: int = typer.Option(8, help="How many songs (one mixture each)."),
-    config: Optional[Path] = typer.Option(None, help="YAML/JSON MixtureConfig file."),
+    config: Path | None = typer.Option(None, help="YAML/JSON MixtureConfig file."),
     set_: list[str] = typer.Option([], "--set", help="Override a MixtureConfig field, e.g. seconds=8."),
 ) -> None:
     """Render synthetic band mixtures (requinto + accompaniment) from corpus songs with FluidSynth."""
@@ -52,11 +51,16 @@ def render(
 
     try:
         mixture_config = _config(MixtureConfig, config, set_)
-        result = render_mixtures(corpus_songs(corpus, songs, mixture_config.cleaning, mixture_config.seed), out, mixture_config)
+        result = render_mixtures(
+            corpus_songs(corpus, songs, mixture_config.cleaning, mixture_config.seed), out, mixture_config
+        )
     except _stage_errors() as error:
         _fail(str(error))
     splits = [m.split for m in result.mixtures]
-    typer.echo(f"rendered {len(splits)} mixtures ({splits.count('train')} train, {splits.count('validation')} validation) -> {out}")
+    typer.echo(
+        f"rendered {len(splits)} mixtures ({splits.count('train')} train, "
+        f"{splits.count('validation')} validation) -> {out}"
+    )
 
 
 @audio_app.command("train-separator")
@@ -74,8 +78,10 @@ def train_separator(
         summary = stages.train_separator(data, model_dir, preset, dict(parse_override(p) for p in set_))
     except _stage_errors() as error:
         _fail(str(error))
-    typer.echo(f"trained {summary['steps']} steps in {summary['seconds']} s, validation loss "
-               f"{summary['validation_loss']:.4f} -> {model_dir}")
+    typer.echo(
+        f"trained {summary['steps']} steps in {summary['seconds']} s, validation loss "
+        f"{summary['validation_loss']:.4f} -> {model_dir}"
+    )
 
 
 @audio_app.command("separate")
@@ -83,7 +89,7 @@ def separate(
     inputs: list[str] = typer.Argument(..., help="Audio files, folders or s3:// prefixes."),
     model: str = typer.Option(..., help="Model folder, s3:// URI of one, or spleeter:NAME."),
     out: Path = typer.Option(..., help="Output folder: <song>/<stem>.wav and manifest.json."),
-    config: Optional[Path] = typer.Option(None, help="YAML/JSON SeparationConfig file."),
+    config: Path | None = typer.Option(None, help="YAML/JSON SeparationConfig file."),
     set_: list[str] = typer.Option([], "--set", help="Override a field, e.g. limits.max_seconds=600."),
 ) -> None:
     """Separate recordings into requinto and accompaniment stems (model loaded once)."""
@@ -102,7 +108,7 @@ def transcribe(
     inputs: list[str] = typer.Argument(..., help="Audio files, folders, s3:// prefixes or separation folders."),
     out: Path = typer.Option(..., help="Output folder: midi/<song>.mid and manifest.json."),
     stem: str = typer.Option("requinto", help="Which stem of a separation folder to transcribe."),
-    config: Optional[Path] = typer.Option(None, help="YAML/JSON TranscriptionConfig file."),
+    config: Path | None = typer.Option(None, help="YAML/JSON TranscriptionConfig file."),
     set_: list[str] = typer.Option([], "--set", help="Override a field, e.g. onset_threshold=0.7."),
 ) -> None:
     """Transcribe requinto audio to MIDI with Basic Pitch (ONNX); out/midi feeds `dataset build`."""
@@ -122,7 +128,7 @@ def evaluate(
     model: str = typer.Option(..., help="Separator model folder or s3:// URI."),
     out: Path = typer.Option(..., help="Output folder: stems, MIDI and evaluation.json."),
     split: str = typer.Option("validation", help="Which mixtures to score."),
-    config: Optional[Path] = typer.Option(None, help="YAML/JSON TranscriptionConfig file."),
+    config: Path | None = typer.Option(None, help="YAML/JSON TranscriptionConfig file."),
     set_: list[str] = typer.Option([], "--set", help="Override a TranscriptionConfig field."),
 ) -> None:
     """Separator SDR vs the mixture baseline, and transcription F1 solo and after separation."""
@@ -134,9 +140,14 @@ def evaluate(
     except _stage_errors() as error:
         _fail(str(error))
     typer.echo(f"{summary['mixtures']} {split} mixtures")
-    typer.echo(f"separation SDR {summary['sdr_separated_db']:.2f} dB (unprocessed mixture {summary['sdr_mixture_db']:.2f} dB)")
+    typer.echo(
+        f"separation SDR {summary['sdr_separated_db']:.2f} dB (unprocessed mixture {summary['sdr_mixture_db']:.2f} dB)"
+    )
     typer.echo(f"transcription note F1: solo {summary['f1_solo']:.3f}, after separation {summary['f1_separated']:.3f}")
-    typer.echo(f"real-time factors: separation {summary['separation_rtf']:.3f}, transcription {summary['transcription_rtf']:.3f}")
+    typer.echo(
+        f"real-time factors: separation {summary['separation_rtf']:.3f}, "
+        f"transcription {summary['transcription_rtf']:.3f}"
+    )
 
 
 @audio_app.command("tune-transcription")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -39,21 +38,25 @@ def _overrides(pairs: list[str]) -> dict:
 @dataset_app.command("build")
 def dataset_build(
     source: str = typer.Argument(..., help="Folder or s3://bucket/prefix of MIDI files."),
-    out: Optional[Path] = typer.Option(None, help="Output folder [default: runs/datasets/<version>]."),
-    config: Optional[Path] = typer.Option(None, help="YAML/JSON DatasetConfig file."),
+    out: Path | None = typer.Option(None, help="Output folder [default: runs/datasets/<version>]."),
+    config: Path | None = typer.Option(None, help="YAML/JSON DatasetConfig file."),
     set_: list[str] = typer.Option([], "--set", help="Override a config field, e.g. cleaning.min_velocity=30."),
-    split_by: Optional[str] = typer.Option(None, help="'song' (default) or 'artist'."),
-    validation_fraction: Optional[float] = typer.Option(None, help="Share of notes for validation."),
-    test_list: Optional[Path] = typer.Option(None, help="Text file naming the songs held out as test, one a line."),
-    seed: Optional[int] = typer.Option(None, help="Split seed."),
-    workers: Optional[int] = typer.Option(None, help="Parallel worker processes [default: all cores]."),
+    split_by: str | None = typer.Option(None, help="'song' (default) or 'artist'."),
+    validation_fraction: float | None = typer.Option(None, help="Share of notes for validation."),
+    test_list: Path | None = typer.Option(None, help="Text file naming the songs held out as test, one a line."),
+    seed: int | None = typer.Option(None, help="Split seed."),
+    workers: int | None = typer.Option(None, help="Parallel worker processes [default: all cores]."),
 ) -> None:
     """Parse, clean, de-duplicate, split and tokenize MIDI files into a versioned dataset."""
     from corridos import config as config_io
     from corridos.symbolic.dataset import DatasetConfig, DatasetError, build_dataset
 
     overrides = _overrides(set_)
-    for key, value in (("split.by", split_by), ("split.validation_fraction", validation_fraction), ("split.seed", seed)):
+    for key, value in (
+        ("split.by", split_by),
+        ("split.validation_fraction", validation_fraction),
+        ("split.seed", seed),
+    ):
         if value is not None:
             overrides[key] = value
     if test_list is not None:
@@ -74,20 +77,22 @@ def train(
     family: str = typer.Option("transformer", help="lstm, wavenet or transformer."),
     preset: str = typer.Option("tiny", help="tiny (CPU, minutes) or base (GPU)."),
     set_: list[str] = typer.Option([], "--set", help="Override a TrainConfig field, e.g. epochs=10."),
-    out: Optional[Path] = typer.Option(None, help="Output folder [default: runs/train/<family>]; rerun to resume."),
+    out: Path | None = typer.Option(None, help="Output folder [default: runs/train/<family>]; rerun to resume."),
     mlflow: bool = typer.Option(True, help="Log the run and the model to MLflow."),
 ) -> None:
     """Train a generator on a dataset's train split, early-stopping on its validation split."""
-    from corridos.generation import train as training
     from corridos.config import ConfigError
+    from corridos.generation import train as training
 
     try:
         config = training.preset(preset, family, _overrides(set_))
         result = training.train(dataset, out or Path("runs/train") / family, config, log_to_mlflow=mlflow)
     except (ConfigError, ValueError, FileNotFoundError) as error:
         _fail(str(error))
-    typer.echo(f"model: {result.model_dir}  epochs: {result.epochs_run}  best val loss: {result.best_validation_loss:.4f}"
-               + (f"  mlflow run: {result.run_id}" if result.run_id else ""))
+    typer.echo(
+        f"model: {result.model_dir}  epochs: {result.epochs_run}  best val loss: {result.best_validation_loss:.4f}"
+        + (f"  mlflow run: {result.run_id}" if result.run_id else "")
+    )
 
 
 @app.command()
@@ -95,22 +100,30 @@ def generate(
     model: str = typer.Argument(..., help="A model folder or MLflow URI, e.g. models:/corridos-generator@champion."),
     out: Path = typer.Option(Path("runs/generated"), help="Output folder."),
     seconds: float = typer.Option(30.0, min=0.1, help="Length of new music."),
-    events: Optional[int] = typer.Option(None, min=1, help="Length in events instead of seconds."),
+    events: int | None = typer.Option(None, min=1, help="Length in events instead of seconds."),
     temperature: float = typer.Option(1.0, min=0.0),
     top_k: int = typer.Option(0, min=0, help="0: no top-k."),
     top_p: float = typer.Option(0.95, min=0.0, max=1.0),
     seed: int = typer.Option(0, help="Same seed, same music."),
     samples: int = typer.Option(1, min=1),
-    primer: Optional[Path] = typer.Option(None, help="A MIDI file to continue."),
+    primer: Path | None = typer.Option(None, help="A MIDI file to continue."),
     transpose: int = typer.Option(0, help="Semitones applied to the output."),
     audio: bool = typer.Option(True, help="Render a WAV with FluidSynth (nylon guitar)."),
 ) -> None:
     """Generate music: MIDI, a piano-roll PNG and a WAV per sample."""
-    from corridos.mlops import packaging
     from corridos.generation.sampling import PrimerError, SampleConfig, Sampler
+    from corridos.mlops import packaging
 
-    config = SampleConfig(seconds=seconds, events=events, temperature=temperature, top_k=top_k, top_p=top_p,
-                          seed=seed, primer=str(primer) if primer else None, transpose=transpose)
+    config = SampleConfig(
+        seconds=seconds,
+        events=events,
+        temperature=temperature,
+        top_k=top_k,
+        top_p=top_p,
+        seed=seed,
+        primer=str(primer) if primer else None,
+        transpose=transpose,
+    )
     try:
         pieces = Sampler(*packaging.load(model)).generate(config, samples)
     except (PrimerError, FileNotFoundError, ValueError) as error:
@@ -142,9 +155,11 @@ def evaluate(
     for name, result in results.items():
         likelihood, samples = result["likelihood"], result["samples"]
         oa = sum(v["overlapped_area"] for v in result["features"].values()) / len(result["features"])
-        typer.echo(f"{name}: nll/event {likelihood['nll_per_event']:.3f}  bits/note {likelihood['bits_per_note']:.2f}  "
-                   f"perplexity {likelihood['perplexity']:.2f}  mean OA {oa:.3f}  "
-                   f"in-scale {samples['in_scale_ratio']:.2f}  repetition {samples['repetition_ratio']:.2f}")
+        typer.echo(
+            f"{name}: nll/event {likelihood['nll_per_event']:.3f}  bits/note {likelihood['bits_per_note']:.2f}  "
+            f"perplexity {likelihood['perplexity']:.2f}  mean OA {oa:.3f}  "
+            f"in-scale {samples['in_scale_ratio']:.2f}  repetition {samples['repetition_ratio']:.2f}"
+        )
     typer.echo(f"report: {out / 'report.json'}")
 
 
@@ -177,14 +192,15 @@ def pipeline_submit(
     corpus: str = typer.Option(..., help="MIDI corpus s3:// prefix, as the cluster sees it."),
     arg: list[str] = typer.Option([], help=PIPELINE_ARGUMENT_HELP),
     experiment: str = typer.Option("corridos"),
-    run_name: Optional[str] = typer.Option(None),
+    run_name: str | None = typer.Option(None),
 ) -> None:
     """Compile, upload and start a run on a Kubeflow Pipelines cluster."""
     from corridos.mlops.kfp_runner import submit
 
     try:
-        run_id = submit(host, {"corpus_uri": corpus, **_pipeline_arguments(arg)}, experiment=experiment,
-                        run_name=run_name)
+        run_id = submit(
+            host, {"corpus_uri": corpus, **_pipeline_arguments(arg)}, experiment=experiment, run_name=run_name
+        )
     except Exception as error:  # the KFP client raises many kinds for an unreachable or refusing host
         _fail(f"{host}: {type(error).__name__}: {error}")
     typer.echo(f"run {run_id} started on {host}")

@@ -76,8 +76,9 @@ def _songs_from_midi(folder: str | Path, vocabulary: Vocabulary) -> dict[str, np
     return songs
 
 
-def likelihood(model, vocabulary: Vocabulary, songs: dict[str, np.ndarray], window: int = 0,
-               batch_size: int = 32) -> dict[str, float]:
+def likelihood(
+    model, vocabulary: Vocabulary, songs: dict[str, np.ndarray], window: int = 0, batch_size: int = 32
+) -> dict[str, float]:
     """NLL per event (nats), bits per note (note-ons) and perplexity over all songs.
 
     Songs are cut into consecutive windows, each starting fresh, as in validation during training.
@@ -104,8 +105,13 @@ def likelihood(model, vocabulary: Vocabulary, songs: dict[str, np.ndarray], wind
     events = int((targets >= 0).sum())
     notes = int(vocabulary.is_note_on(targets[targets >= 0]).sum())
     nll = total / events
-    return {"nll_per_event": nll, "bits_per_note": total / np.log(2) / max(notes, 1), "perplexity": float(np.exp(nll)),
-            "events": events, "notes": notes}
+    return {
+        "nll_per_event": nll,
+        "bits_per_note": total / np.log(2) / max(notes, 1),
+        "perplexity": float(np.exp(nll)),
+        "events": events,
+        "notes": notes,
+    }
 
 
 def _logsumexp(logits: np.ndarray) -> np.ndarray:
@@ -179,7 +185,11 @@ def compare_sets(generated: list[NoteArrays], reference: list[NoteArrays]) -> di
         inter = _pairwise(ours, theirs, same=False)
         report[name] = {
             # a mean says something for scalar features only (a histogram's mean is always 1/bins)
-            **({"generated_mean": float(ours.mean()), "reference_mean": float(theirs.mean())} if ours.shape[1] == 1 else {}),
+            **(
+                {"generated_mean": float(ours.mean()), "reference_mean": float(theirs.mean())}
+                if ours.shape[1] == 1
+                else {}
+            ),
             "overlapped_area": overlapped_area(intra, inter),
             "kl_divergence": kl_divergence(intra, inter),
         }
@@ -229,8 +239,13 @@ def evaluate_model(model, vocabulary: Vocabulary, songs: dict[str, np.ndarray], 
     from corridos.generation.sampling import SampleConfig, Sampler
 
     sampler = Sampler(model, vocabulary)
-    sample_config = SampleConfig(seconds=config.sample_seconds, temperature=config.temperature,
-                                 top_k=config.top_k, top_p=config.top_p, seed=config.seed)
+    sample_config = SampleConfig(
+        seconds=config.sample_seconds,
+        temperature=config.temperature,
+        top_k=config.top_k,
+        top_p=config.top_p,
+        seed=config.seed,
+    )
     generated = [to_arrays(s) for s in sampler.generate(sample_config, config.samples)]
     reference = [excerpt(to_arrays(vocabulary.decode(t)), config.sample_seconds) for t in songs.values()]
     return {
@@ -293,8 +308,14 @@ def _comparison_plot(report: dict[str, dict], path: Path) -> Path:
     return path
 
 
-def evaluate(models: dict[str, str], data: str | Path, out_dir: str | Path, config: EvaluationConfig = EvaluationConfig(),
-             log_to_mlflow: bool = True, parent_run_id: str | None = None) -> dict[str, dict]:
+def evaluate(
+    models: dict[str, str],
+    data: str | Path,
+    out_dir: str | Path,
+    config: EvaluationConfig = EvaluationConfig(),
+    log_to_mlflow: bool = True,
+    parent_run_id: str | None = None,
+) -> dict[str, dict]:
     """Evaluate named models (folders or MLflow URIs) side by side on the same data.
 
     Writes report.json, comparison.png and each model's samples under out_dir; with MLflow on,

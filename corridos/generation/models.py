@@ -208,7 +208,9 @@ class TransformerBlock(layers.Layer):
         self.qkv = layers.Dense(3 * config.hidden_dim, use_bias=False)
         self.attention_output = layers.Dense(config.hidden_dim, use_bias=False)
         self.mlp_norm = layers.LayerNormalization(epsilon=1e-5)
-        self.mlp = keras.Sequential([layers.Dense(4 * config.hidden_dim, activation="gelu"), layers.Dense(config.hidden_dim)])
+        self.mlp = keras.Sequential(
+            [layers.Dense(4 * config.hidden_dim, activation="gelu"), layers.Dense(config.hidden_dim)]
+        )
         self.dropout = layers.Dropout(config.dropout)
 
     def call(self, x, positions, training=False):

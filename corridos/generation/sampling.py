@@ -61,8 +61,12 @@ def primer_tokens(path: str | Path, vocabulary: Vocabulary) -> np.ndarray:
         sequence = read_midi(path)
     except BadInputError as error:
         raise PrimerError(f"primer {error}") from error
-    config = CleaningConfig(pitch_min=vocabulary.config.pitch_min, pitch_max=vocabulary.config.pitch_max,
-                            min_notes=1, min_in_range_share=0.0)
+    config = CleaningConfig(
+        pitch_min=vocabulary.config.pitch_min,
+        pitch_max=vocabulary.config.pitch_max,
+        min_notes=1,
+        min_in_range_share=0.0,
+    )
     line = clean(sequence, config)
     if not line.notes_out:
         raise PrimerError(f"primer {path}: no notes left in {config.pitch_min}-{config.pitch_max} after cleaning")
@@ -95,8 +99,9 @@ class Sampler:
         tokens = self.sample_tokens(primer, shared, len(configs), rngs)
         return [self._to_sequence(t, c.transpose) for t, c in zip(tokens, configs)]
 
-    def sample_tokens(self, primer: np.ndarray, config: SampleConfig, samples: int = 1,
-                      rngs: list[np.random.Generator] | None = None) -> list[np.ndarray]:
+    def sample_tokens(
+        self, primer: np.ndarray, config: SampleConfig, samples: int = 1, rngs: list[np.random.Generator] | None = None
+    ) -> list[np.ndarray]:
         from keras import ops
 
         _validate(config)

@@ -42,12 +42,22 @@ class TrainConfig:
 PRESETS = {
     "tiny": dict(
         model=dict(embedding_dim=64, hidden_dim=96, layers=2, heads=4, context=128, dropout=0.1),
-        sequence_length=128, batch_size=16, epochs=4, steps_per_epoch=40, warmup_steps=20, patience=2,
+        sequence_length=128,
+        batch_size=16,
+        epochs=4,
+        steps_per_epoch=40,
+        warmup_steps=20,
+        patience=2,
         sample_seconds=10.0,
     ),
     "base": dict(
         model=dict(embedding_dim=256, hidden_dim=512, layers=8, heads=8, context=1024, dropout=0.1),
-        sequence_length=1024, batch_size=64, epochs=100, steps_per_epoch=500, warmup_steps=1000, patience=6,
+        sequence_length=1024,
+        batch_size=64,
+        epochs=100,
+        steps_per_epoch=500,
+        warmup_steps=1000,
+        patience=6,
     ),
 }
 
@@ -77,8 +87,9 @@ class TrainResult:
     run_id: str | None = None
 
 
-def windows_batch(songs: list[np.ndarray], length: int, batch: int, transpose: int, vocabulary: Vocabulary,
-                  rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def windows_batch(
+    songs: list[np.ndarray], length: int, batch: int, transpose: int, vocabulary: Vocabulary, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(inputs, targets, weights) of `batch` random windows; songs are picked in proportion to length."""
     lengths = np.array([len(s) for s in songs], dtype=np.float64)
     picks = rng.choice(len(songs), size=batch, p=lengths / lengths.sum())
@@ -117,8 +128,14 @@ def accelerator_present() -> bool:
     return bool(tf.config.list_physical_devices("GPU"))
 
 
-def train(dataset_dir: str | Path, out_dir: str | Path, config: TrainConfig, log_to_mlflow: bool = True,
-          progress: bool = True, parent_run_id: str | None = None) -> TrainResult:
+def train(
+    dataset_dir: str | Path,
+    out_dir: str | Path,
+    config: TrainConfig,
+    log_to_mlflow: bool = True,
+    progress: bool = True,
+    parent_run_id: str | None = None,
+) -> TrainResult:
     """Train on the dataset's train split, stop early on its validation split, save to out_dir/model."""
     from corridos.symbolic.dataset import load_dataset
 
@@ -135,7 +152,9 @@ def train(dataset_dir: str | Path, out_dir: str | Path, config: TrainConfig, log
     model = build_model(config.model, dataset.vocabulary.size)
     total_steps = config.epochs * config.steps_per_epoch
     schedule = keras.optimizers.schedules.CosineDecay(
-        0.0, max(1, total_steps - config.warmup_steps), warmup_target=config.learning_rate,
+        0.0,
+        max(1, total_steps - config.warmup_steps),
+        warmup_target=config.learning_rate,
         warmup_steps=config.warmup_steps,
     )
     model.compile(
@@ -154,8 +173,9 @@ def train(dataset_dir: str | Path, out_dir: str | Path, config: TrainConfig, log
     tracker = _MlflowRun(dataset.path, config, out, parent_run_id) if log_to_mlflow else None
     if tracker:
         callbacks.append(tracker.callback())
-    history = model.fit(batches, validation_data=validation, epochs=config.epochs, callbacks=callbacks,
-                        verbose=1 if progress else 0)
+    history = model.fit(
+        batches, validation_data=validation, epochs=config.epochs, callbacks=callbacks, verbose=1 if progress else 0
+    )
     model_dir = save_model(model, out / "model")
     dataset.vocabulary.save(model_dir / "vocabulary.json")
     (model_dir / TRAIN_CONFIG).write_text(json.dumps(config_io.to_dict(config), indent=1))
@@ -201,12 +221,14 @@ class _MlflowRun:
         self.run = tracking.start_stage_run("train", f"train-{config.model.family}", parent_run_id)
         mlflow.log_params(tracking.flatten(config_io.to_dict(config)))
         manifest = Path(dataset_path) / "manifest.json"
-        mlflow.set_tags({
-            "model_family": config.model.family,
-            "dataset_manifest_sha256": tracking.file_sha256(manifest),
-            "dataset_version": json.loads(manifest.read_text())["version"],
-            "keras_backend": os.environ.get("KERAS_BACKEND", "tensorflow"),
-        })
+        mlflow.set_tags(
+            {
+                "model_family": config.model.family,
+                "dataset_manifest_sha256": tracking.file_sha256(manifest),
+                "dataset_version": json.loads(manifest.read_text())["version"],
+                "keras_backend": os.environ.get("KERAS_BACKEND", "tensorflow"),
+            }
+        )
 
     def callback(self):
         import mlflow
@@ -220,8 +242,8 @@ class _MlflowRun:
     def finish(self, model, vocabulary: Vocabulary, result: TrainResult) -> str:
         import mlflow
 
-        from corridos.mlops import packaging
         from corridos.generation.sampling import SampleConfig, Sampler
+        from corridos.mlops import packaging
 
         mlflow.log_metrics({"best_val_loss": result.best_validation_loss, "epochs_run": result.epochs_run})
         mlflow.log_artifact(str(_loss_curve(result.history, self.out / "loss_curve.png")), "plots")

@@ -50,8 +50,9 @@ def compile_pipeline(path: Path) -> Path:
     return path
 
 
-def submit(host: str, arguments: dict, package: Path | None = None, experiment: str = "corridos",
-           run_name: str | None = None) -> str:
+def submit(
+    host: str, arguments: dict, package: Path | None = None, experiment: str = "corridos", run_name: str | None = None
+) -> str:
     """Upload the compiled pipeline to a KFP API server and start a run; returns the run id."""
     import tempfile
 
@@ -60,6 +61,7 @@ def submit(host: str, arguments: dict, package: Path | None = None, experiment: 
     client = kfp.Client(host=host)
     with tempfile.TemporaryDirectory() as folder:
         package = package or compile_pipeline(Path(folder) / "corridos.yaml")
-        run = client.create_run_from_pipeline_package(str(package), arguments=arguments, run_name=run_name,
-                                                      experiment_name=experiment)
+        run = client.create_run_from_pipeline_package(
+            str(package), arguments=arguments, run_name=run_name, experiment_name=experiment
+        )
     return run.run_id

@@ -16,8 +16,15 @@ import pandas as pd
 
 ARTIFACT_PATH = "generator"
 # The pyfunc's input columns: SampleConfig's fields, with the primer as base64 MIDI bytes.
-_REQUEST_TYPES = {"seconds": "double", "temperature": "double", "top_k": "long", "top_p": "double", "seed": "long",
-                  "transpose": "long", "primer_midi": "string"}
+_REQUEST_TYPES = {
+    "seconds": "double",
+    "temperature": "double",
+    "top_k": "long",
+    "top_p": "double",
+    "seed": "long",
+    "transpose": "long",
+    "primer_midi": "string",
+}
 _INTEGER_COLUMNS = {name for name, kind in _REQUEST_TYPES.items() if kind == "long"}
 _REQUIREMENTS = ("keras", "tensorflow-cpu", "note-seq", "numpy", "pandas", "mlflow", "pretty-midi")
 
@@ -43,8 +50,11 @@ class CorridosGenerator(mlflow.pyfunc.PythonModel):
                 settings["primer"] = str(path)
             config = SampleConfig(**_typed(settings))
             sequence = self.sampler.generate(config)[0]
-        return {"midi": base64.b64encode(midi_bytes(sequence)).decode(), "notes": len(sequence.notes),
-                "seconds": round(sequence.total_time, 3)}
+        return {
+            "midi": base64.b64encode(midi_bytes(sequence)).decode(),
+            "notes": len(sequence.notes),
+            "seconds": round(sequence.total_time, 3),
+        }
 
 
 def _missing(value) -> bool:
@@ -74,13 +84,15 @@ def midi_bytes(sequence) -> bytes:
 
 def write_sample(sequence, stem: Path, audio: bool = True) -> list[Path]:
     """A generated piece as MIDI, a piano-roll PNG and (FluidSynth, nylon guitar) a WAV."""
+    from corridos.audio.synthesis import render_sequence
     from corridos.symbolic import pianoroll
     from corridos.symbolic.sequences import write_midi
-    from corridos.audio.synthesis import render_sequence
 
     stem = Path(stem)
-    paths = [write_midi(sequence, stem.with_suffix(".mid")),
-             pianoroll.save([(stem.name, sequence)], stem.with_suffix(".png"))]
+    paths = [
+        write_midi(sequence, stem.with_suffix(".mid")),
+        pianoroll.save([(stem.name, sequence)], stem.with_suffix(".png")),
+    ]
     if audio and len(sequence.notes):
         paths.append(render_sequence(sequence, stem.with_suffix(".wav")))
     return paths

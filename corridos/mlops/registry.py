@@ -64,12 +64,13 @@ def champion_version(model_name: str = REGISTERED_MODEL_NAME) -> str | None:
         return None
 
 
-def promote(candidate_version: str, reference: list[NoteArrays], config: PromotionConfig = PromotionConfig()) -> Decision:
+def promote(
+    candidate_version: str, reference: list[NoteArrays], config: PromotionConfig = PromotionConfig()
+) -> Decision:
     """Score candidate and champion on `reference` songs; move the alias if the candidate wins."""
     import mlflow
 
-    from corridos.mlops import packaging
-    from corridos.mlops import tracking
+    from corridos.mlops import packaging, tracking
 
     tracking.configure()
     client = mlflow.MlflowClient()
@@ -84,12 +85,17 @@ def promote(candidate_version: str, reference: list[NoteArrays], config: Promoti
     elif current is not None:
         champion_bits = bits_per_note(*packaging.load(f"models:/{config.model_name}@{CHAMPION_ALIAS}"), reference)
         if candidate_bits > champion_bits - config.margin_bits_per_note:
-            reasons.append(f"not better by the margin: {candidate_bits:.4f} bits/note vs the champion's "
-                           f"{champion_bits:.4f} (margin {config.margin_bits_per_note})")
+            reasons.append(
+                f"not better by the margin: {candidate_bits:.4f} bits/note vs the champion's "
+                f"{champion_bits:.4f} (margin {config.margin_bits_per_note})"
+            )
     promoted = not reasons
     if promoted:
-        reasons.append("no champion yet" if current is None else
-                       f"better than version {current}: {candidate_bits:.4f} < {champion_bits:.4f} bits/note")
+        reasons.append(
+            "no champion yet"
+            if current is None
+            else f"better than version {current}: {candidate_bits:.4f} < {champion_bits:.4f} bits/note"
+        )
         client.set_registered_model_alias(config.model_name, CHAMPION_ALIAS, str(candidate_version))
     decision = Decision(promoted, reasons, str(candidate_version), current, candidate_bits, champion_bits, sanity)
     _record(client, config.model_name, decision)
@@ -102,8 +108,10 @@ def bits_per_note(model, vocabulary, reference: list[NoteArrays]) -> float:
     from corridos.generation.evaluation import likelihood
 
     low, high = vocabulary.config.pitch_min, vocabulary.config.pitch_max
-    songs = {str(i): vocabulary.encode_arrays(notes.take((notes.pitch >= low) & (notes.pitch <= high)))
-             for i, notes in enumerate(reference)}
+    songs = {
+        str(i): vocabulary.encode_arrays(notes.take((notes.pitch >= low) & (notes.pitch <= high)))
+        for i, notes in enumerate(reference)
+    }
     return float(likelihood(model, vocabulary, songs)["bits_per_note"])
 
 
@@ -111,8 +119,9 @@ def sample_sanity(model, vocabulary, config: PromotionConfig) -> dict[str, float
     from corridos.generation.evaluation import repetition_ratio
     from corridos.generation.sampling import SampleConfig, Sampler
 
-    pieces = Sampler(model, vocabulary).generate(SampleConfig(seconds=config.sample_seconds, seed=config.seed),
-                                                 config.samples)
+    pieces = Sampler(model, vocabulary).generate(
+        SampleConfig(seconds=config.sample_seconds, seed=config.seed), config.samples
+    )
     notes = [to_arrays(p) for p in pieces]
     return {
         "repetition_ratio": float(np.max([repetition_ratio(n) for n in notes])),
@@ -124,14 +133,17 @@ def sample_sanity(model, vocabulary, config: PromotionConfig) -> dict[str, float
 def sanity_problems(sanity: dict[str, float], config: PromotionConfig) -> list[str]:
     problems = []
     if sanity["repetition_ratio"] > config.max_repetition_ratio:
-        problems.append(f"degenerate samples: repetition ratio {sanity['repetition_ratio']:.2f} "
-                        f"> {config.max_repetition_ratio}")
+        problems.append(
+            f"degenerate samples: repetition ratio {sanity['repetition_ratio']:.2f} > {config.max_repetition_ratio}"
+        )
     if sanity["min_notes_per_second"] < config.min_notes_per_second:
-        problems.append(f"near-silent samples: {sanity['min_notes_per_second']:.2f} notes/s "
-                        f"< {config.min_notes_per_second}")
+        problems.append(
+            f"near-silent samples: {sanity['min_notes_per_second']:.2f} notes/s < {config.min_notes_per_second}"
+        )
     if sanity["max_notes_per_second"] > config.max_notes_per_second:
-        problems.append(f"note blur in samples: {sanity['max_notes_per_second']:.2f} notes/s "
-                        f"> {config.max_notes_per_second}")
+        problems.append(
+            f"note blur in samples: {sanity['max_notes_per_second']:.2f} notes/s > {config.max_notes_per_second}"
+        )
     return problems
 
 
@@ -141,7 +153,8 @@ def _record(client, model_name: str, decision: Decision) -> None:
         "promotion.reasons": json.dumps(decision.reasons),
         "promotion.candidate_bits_per_note": f"{decision.candidate_bits_per_note:.6f}",
         "promotion.champion_version": decision.champion_version or "",
-        "promotion.champion_bits_per_note": "" if decision.champion_bits_per_note is None
+        "promotion.champion_bits_per_note": ""
+        if decision.champion_bits_per_note is None
         else f"{decision.champion_bits_per_note:.6f}",
         "promotion.sanity": json.dumps(decision.sanity),
     }

@@ -16,9 +16,7 @@ def local_tracking_uri(runs_dir: Path = DEFAULT_RUNS_DIR) -> str:
 
 
 def configure(experiment: str = EXPERIMENT, runs_dir: Path = DEFAULT_RUNS_DIR) -> str:
-    """Point MLflow at the environment's server or the local store; returns the tracking URI.
-
-    """
+    """Point MLflow at the environment's server or the local store; returns the tracking URI."""
     import mlflow
 
     uri = os.environ.get("MLFLOW_TRACKING_URI") or local_tracking_uri(runs_dir)
@@ -58,7 +56,10 @@ def start_stage_run(stage: str, name: str | None = None, parent_run_id: str | No
     import mlflow
 
     configure()
-    run = mlflow.start_run(run_name=name or stage, parent_run_id=parent_run_id,
-                           nested=parent_run_id is None and mlflow.active_run() is not None)
+    run = mlflow.start_run(
+        run_name=name or stage,
+        parent_run_id=parent_run_id,
+        nested=parent_run_id is None and mlflow.active_run() is not None,
+    )
     mlflow.set_tag("stage", stage)
     return run

@@ -19,7 +19,6 @@ import numpy as np
 
 from corridos import config as config_io
 from corridos import storage
-from corridos.symbolic.cleaning import RULES, CleaningConfig, clean
 from corridos.constants import (
     DATASET_MANIFEST,
     DATASET_SUMMARY,
@@ -28,9 +27,10 @@ from corridos.constants import (
     MIDI_SUFFIXES,
     SPLITS,
 )
-from corridos.symbolic.duplicates import DuplicateConfig, exact_key, find_groups, fingerprint
 from corridos.manifest import ManifestEntry
 from corridos.provenance import code_version
+from corridos.symbolic.cleaning import RULES, CleaningConfig, clean
+from corridos.symbolic.duplicates import DuplicateConfig, exact_key, find_groups, fingerprint
 from corridos.symbolic.sequences import BadInputError, from_midi_bytes, import_note_seq
 from corridos.symbolic.splits import SplitConfig, assign
 from corridos.symbolic.tokenizer import TokenizerConfig, Vocabulary
@@ -96,12 +96,17 @@ def build_dataset(
     usable = {p.source.name: p for p in processed if p.source.status == "used"}
     if not usable:
         reasons = sorted({s.reason for s in sources})
-        raise DatasetError(f"{', '.join(map(str, sources_given))}: no usable MIDI among {len(sources)} file(s); reasons: {'; '.join(reasons) or 'no files'}")
+        raise DatasetError(
+            f"{', '.join(map(str, sources_given))}: no usable MIDI among {len(sources)} file(s); "
+            f"reasons: {'; '.join(reasons) or 'no files'}"
+        )
 
     copies = _drop_exact_copies(usable)
     groups = find_groups({n: p.fingerprint for n, p in usable.items()}, copies, config.duplicates)
     split_of = assign(
-        sorted(usable), [g.members for g in groups if g.kind != "exact"], config.split,
+        sorted(usable),
+        [g.members for g in groups if g.kind != "exact"],
+        config.split,
         {n: p.source.notes_out for n, p in usable.items()},
     )
     for name, split in split_of.items():
@@ -178,8 +183,9 @@ def _unique_names(uris: list[str]) -> list[str]:
     return names
 
 
-def _process_all(uris: list[str], names: list[str], config: DatasetConfig, workers: int | None,
-                 progress: bool) -> list[_Processed]:
+def _process_all(
+    uris: list[str], names: list[str], config: DatasetConfig, workers: int | None, progress: bool
+) -> list[_Processed]:
     from tqdm import tqdm
 
     workers = workers or os.cpu_count() or 1
@@ -212,8 +218,11 @@ def _drop_exact_copies(usable: dict[str, _Processed]) -> dict[str, str]:
 def _version(sources: list[SourceFile], config: DatasetConfig) -> str:
     """Same inputs, config and code: same version."""
     payload = json.dumps(
-        {"files": sorted((s.name, s.sha256) for s in sources), "config": config_io.to_dict(config),
-         "code": code_version()},
+        {
+            "files": sorted((s.name, s.sha256) for s in sources),
+            "config": config_io.to_dict(config),
+            "code": code_version(),
+        },
         sort_keys=True,
     )
     return "ds-" + storage.sha256_hex(payload.encode())[:12]
@@ -243,7 +252,9 @@ def _write_shards(folder: Path, usable: dict[str, _Processed], shard_tokens: int
         for name in names:
             batch.append(name)
             if sum(len(usable[n].tokens) for n in batch) >= shard_tokens or name == names[-1]:
-                shards.append(_write_shard(folder, split, len([s for s in shards if s["split"] == split]), batch, usable))
+                shards.append(
+                    _write_shard(folder, split, len([s for s in shards if s["split"] == split]), batch, usable)
+                )
                 batch = []
     return shards
 

@@ -14,7 +14,9 @@ def save(panels: list[tuple[str, object]], path: Path, seconds: float | None = N
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    figure, axes = plt.subplots(len(panels), 1, figsize=(12, 2.6 * len(panels)), sharex=True, sharey=True, squeeze=False)
+    figure, axes = plt.subplots(
+        len(panels), 1, figsize=(12, 2.6 * len(panels)), sharex=True, sharey=True, squeeze=False
+    )
     for axis, (title, sequence) in zip(axes[:, 0], panels):
         notes = to_arrays(sequence)
         if seconds is not None:

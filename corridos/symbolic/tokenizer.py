@@ -190,8 +190,11 @@ class Vocabulary:
 
     # ---- persistence
     def to_json(self) -> dict:
-        return {"config": dataclasses.asdict(self.config), "size": self.size,
-                "tokens": [self.token_name(t) for t in range(self.size)]}
+        return {
+            "config": dataclasses.asdict(self.config),
+            "size": self.size,
+            "tokens": [self.token_name(t) for t in range(self.size)],
+        }
 
     def save(self, path: Path) -> None:
         Path(path).write_text(json.dumps(self.to_json(), indent=1))

@@ -11,20 +11,22 @@ import json
 import numpy as np
 import pytest
 
-from tests.helpers import band, notes
 from corridos.audio import io as audio_io
 from corridos.audio import metrics as audio_metrics
 from corridos.audio import stages
 from corridos.audio.bridge import AudioEnvError
 from corridos.audio.io import AudioLimits
-from corridos.constants import AUDIO_SAMPLE_RATE
 from corridos.audio.separation import SPLEETER_PARAMS, SeparationConfig
 from corridos.audio.synthesis import MixtureConfig, render_mixtures, render_sequence, song_from_sequence
+from corridos.constants import AUDIO_SAMPLE_RATE
+from tests.helpers import band, notes
 
 pytestmark = pytest.mark.audio
 
 # Long notes well apart in the middle of the range: a line any transcriber should get right.
-EASY_LINE = notes(*[(0.5 + 0.4 * i, 0.8 + 0.4 * i, p, 90) for i, p in enumerate([64, 67, 71, 72, 76, 74, 69, 65, 62, 60])])
+EASY_LINE = notes(
+    *[(0.5 + 0.4 * i, 0.8 + 0.4 * i, p, 90) for i, p in enumerate([64, 67, 71, 72, 76, 74, 69, 65, 62, 60])]
+)
 LIMITS = AudioLimits(min_seconds=1.0, max_seconds=20.0)
 
 
@@ -41,8 +43,9 @@ def mixtures(work):
 
 @pytest.fixture(scope="module")
 def model(work, mixtures):
-    stages.train_separator(mixtures.out_dir, work / "separator", overrides={"steps": 3, "chunk_seconds": 5.0},
-                                   progress=False)
+    stages.train_separator(
+        mixtures.out_dir, work / "separator", overrides={"steps": 3, "chunk_seconds": 5.0}, progress=False
+    )
     return work / "separator"
 
 
@@ -95,7 +98,9 @@ def _entries(manifest: dict) -> dict[str, dict]:
 
 def test_mixtures_add_up_and_feed_spleeter(mixtures):
     name = mixtures.mixtures[0].name
-    mix, requinto, accompaniment = (audio_io.load_wav(mixtures.out_dir / s / f"{name}.wav")[0] for s in ("mix", "requinto", "accompaniment"))
+    mix, requinto, accompaniment = (
+        audio_io.load_wav(mixtures.out_dir / s / f"{name}.wav")[0] for s in ("mix", "requinto", "accompaniment")
+    )
     assert mix.shape == (7 * AUDIO_SAMPLE_RATE, 2)
     np.testing.assert_allclose(mix, requinto + accompaniment, atol=1e-5)
     assert np.abs(accompaniment).max() > 0.01 and np.abs(requinto).max() > 0.01
@@ -179,8 +184,9 @@ def test_separation_reads_model_and_audio_from_s3(s3_server, model, mixtures, tm
     mix = mixtures.paths("mix", "validation")[0]
     storage.write_bytes(f"{prefix}/recordings/{mix.name}", mix.read_bytes())
     config = SeparationConfig(cache_dir=str(tmp_path / "model-cache"))
-    manifest = stages.separate([f"{prefix}/recordings/"], f"{prefix}/separator", tmp_path / "out", config,
-                                       progress=False)
+    manifest = stages.separate(
+        [f"{prefix}/recordings/"], f"{prefix}/separator", tmp_path / "out", config, progress=False
+    )
     assert manifest["summary"] == {"files": 1, "used": 1, "skipped": 0}
     assert manifest["files"][0]["uri"] == f"{prefix}/recordings/{mix.name}"
     assert audio_io.load_wav(manifest["files"][0]["outputs"]["requinto"])[0].shape == audio_io.load_wav(mix)[0].shape

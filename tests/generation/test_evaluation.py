@@ -5,7 +5,6 @@ import sys
 import numpy as np
 import pytest
 
-from tests.helpers import TINY_MODEL
 from corridos.generation.evaluation import (
     EvaluationConfig,
     compare_sets,
@@ -75,7 +74,9 @@ def test_samples_like_the_reference_overlap_more_than_a_degenerate_loop():
     stuck = [line([60, 61] * 20) for _ in range(12)]
     good, bad = compare_sets(similar, reference), compare_sets(stuck, reference)
     assert good["pitch_count"]["overlapped_area"] > bad["pitch_count"]["overlapped_area"]
-    assert np.mean([v["overlapped_area"] for v in good.values()]) > np.mean([v["overlapped_area"] for v in bad.values()])
+    assert np.mean([v["overlapped_area"] for v in good.values()]) > np.mean(
+        [v["overlapped_area"] for v in bad.values()]
+    )
 
 
 def test_excerpt_takes_the_middle():
@@ -109,12 +110,19 @@ def test_evaluate_compares_models_on_a_midi_folder_and_writes_a_report(tiny_data
     (tmp_path / "midi" / "broken.mid").write_bytes(b"")
     vocabulary = Vocabulary()
     for family in ("lstm", "wavenet"):
-        model = build_model(ModelConfig(family=family, embedding_dim=8, hidden_dim=16, layers=2, context=32), vocabulary.size)
+        model = build_model(
+            ModelConfig(family=family, embedding_dim=8, hidden_dim=16, layers=2, context=32), vocabulary.size
+        )
         save_model(model, tmp_path / family)
         vocabulary.save(tmp_path / family / "vocabulary.json")
     config = EvaluationConfig(samples=3, sample_seconds=4)
-    results = evaluate({"lstm": str(tmp_path / "lstm"), "wavenet": str(tmp_path / "wavenet")}, tmp_path / "midi",
-                       tmp_path / "eval", config, log_to_mlflow=False)
+    results = evaluate(
+        {"lstm": str(tmp_path / "lstm"), "wavenet": str(tmp_path / "wavenet")},
+        tmp_path / "midi",
+        tmp_path / "eval",
+        config,
+        log_to_mlflow=False,
+    )
     report = json.loads((tmp_path / "eval" / "report.json").read_text())
     assert set(report) == {"lstm", "wavenet"}
     assert report["lstm"]["likelihood"]["perplexity"] > 1
@@ -128,8 +136,25 @@ def test_evaluate_on_a_folder_with_nothing_usable_fails_clearly(tmp_path):
     (tmp_path / "midi").mkdir()
     (tmp_path / "midi" / "a.mid").write_bytes(b"")
     vocabulary = Vocabulary()
-    save_model(build_model(ModelConfig(family="lstm", embedding_dim=8, hidden_dim=8, layers=1), vocabulary.size), tmp_path / "m")
+    save_model(
+        build_model(ModelConfig(family="lstm", embedding_dim=8, hidden_dim=8, layers=1), vocabulary.size),
+        tmp_path / "m",
+    )
     vocabulary.save(tmp_path / "m" / "vocabulary.json")
-    done = subprocess.run([sys.executable, "-m", "corridos.cli", "evaluate", str(tmp_path / "midi"), "--model",
-                           str(tmp_path / "m"), "--no-mlflow"], capture_output=True, text=True)
-    assert done.returncode == 1 and "no usable MIDI to evaluate on" in done.stderr and "a.mid: empty file" in done.stderr
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "corridos.cli",
+            "evaluate",
+            str(tmp_path / "midi"),
+            "--model",
+            str(tmp_path / "m"),
+            "--no-mlflow",
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert (
+        done.returncode == 1 and "no usable MIDI to evaluate on" in done.stderr and "a.mid: empty file" in done.stderr
+    )

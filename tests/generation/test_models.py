@@ -29,10 +29,14 @@ for family in sys.argv[1:]:
 @pytest.mark.parametrize("backend", ["tensorflow", "jax"])
 def test_cached_and_uncached_decoding_give_the_same_logits(backend):
     """Each backend in its own process: Keras picks its backend once, at import."""
-    done = subprocess.run([sys.executable, "-c", CACHE_CHECK, *FAMILIES], capture_output=True, text=True,
-                          env={"KERAS_BACKEND": backend, "PATH": "/usr/bin:/bin", "TF_CPP_MIN_LOG_LEVEL": "3"})
+    done = subprocess.run(
+        [sys.executable, "-c", CACHE_CHECK, *FAMILIES],
+        capture_output=True,
+        text=True,
+        env={"KERAS_BACKEND": backend, "PATH": "/usr/bin:/bin", "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )
     assert done.returncode == 0, done.stderr[-2000:]
-    differences = dict(line.split() for line in done.stdout.strip().splitlines()[-len(FAMILIES):])
+    differences = dict(line.split() for line in done.stdout.strip().splitlines()[-len(FAMILIES) :])
     assert set(differences) == set(FAMILIES)
     assert all(float(d) < 1e-4 for d in differences.values()), differences
 
@@ -63,7 +67,9 @@ def test_save_and_load_keep_the_weights(tmp_path):
     model = build_model(ModelConfig(family="lstm", embedding_dim=8, hidden_dim=16, layers=1), 25)
     save_model(model, tmp_path / "m")
     tokens = np.arange(10, dtype="int32")[None] % 25
-    np.testing.assert_allclose(ops.convert_to_numpy(load_model(tmp_path / "m")(tokens)), ops.convert_to_numpy(model(tokens)))
+    np.testing.assert_allclose(
+        ops.convert_to_numpy(load_model(tmp_path / "m")(tokens)), ops.convert_to_numpy(model(tokens))
+    )
     with pytest.raises(FileNotFoundError, match="not a saved model"):
         load_model(tmp_path)
 

@@ -4,18 +4,20 @@ import sys
 import numpy as np
 import pytest
 
-from tests.helpers import notes
 from corridos.generation.models import ModelConfig, build_model
 from corridos.generation.sampling import PrimerError, SampleConfig, Sampler, choose
 from corridos.symbolic.sequences import write_midi
 from corridos.symbolic.tokenizer import Vocabulary
+from tests.helpers import notes
 
 
 @pytest.fixture(scope="module")
 def sampler():
     vocabulary = Vocabulary()
-    model = build_model(ModelConfig(family="transformer", embedding_dim=16, hidden_dim=32, layers=2, heads=2,
-                                    context=32, dropout=0), vocabulary.size)
+    model = build_model(
+        ModelConfig(family="transformer", embedding_dim=16, hidden_dim=32, layers=2, heads=2, context=32, dropout=0),
+        vocabulary.size,
+    )
     return Sampler(model, vocabulary)
 
 
@@ -68,8 +70,21 @@ def test_cli_reports_a_bad_primer_and_exits_non_zero(tmp_path):
     vocabulary = Vocabulary()
     save_model(build_model(ModelConfig(family="lstm", embedding_dim=8, hidden_dim=8, layers=1), vocabulary.size), model)
     vocabulary.save(model / "vocabulary.json")
-    done = subprocess.run([sys.executable, "-m", "corridos.cli", "generate", str(model), "--primer",
-                           str(tmp_path / "primer.mid"), "--out", str(tmp_path / "out")], capture_output=True, text=True)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "corridos.cli",
+            "generate",
+            str(model),
+            "--primer",
+            str(tmp_path / "primer.mid"),
+            "--out",
+            str(tmp_path / "out"),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 1
     assert f"primer {tmp_path / 'primer.mid'}: not a MIDI file" in done.stderr
 
@@ -89,7 +104,11 @@ def test_choose_masks_specials_and_honours_temperature_top_k_and_top_p():
 
 
 def test_invalid_settings_are_refused(sampler):
-    for config, message in [(SampleConfig(top_p=0), "top_p"), (SampleConfig(temperature=-1), "temperature"),
-                            (SampleConfig(seconds=0), "seconds"), (SampleConfig(top_k=-3), "top_k")]:
+    for config, message in [
+        (SampleConfig(top_p=0), "top_p"),
+        (SampleConfig(temperature=-1), "temperature"),
+        (SampleConfig(seconds=0), "seconds"),
+        (SampleConfig(top_k=-3), "top_k"),
+    ]:
         with pytest.raises(ValueError, match=message):
             sampler.sample_tokens(np.zeros(0, np.int32), config)

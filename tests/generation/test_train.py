@@ -5,10 +5,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.helpers import TINY_MODEL
 from corridos.generation.models import FAMILIES, load_model
 from corridos.generation.train import PRESETS, preset, train, validation_windows, windows_batch
 from corridos.symbolic.tokenizer import BOS, PAD, Vocabulary
+from tests.helpers import TINY_MODEL
 
 
 @pytest.mark.parametrize("family", FAMILIES)

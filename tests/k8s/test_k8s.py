@@ -61,7 +61,9 @@ def rendered(tree, tmp_path_factory) -> dict[str, Path]:
     out = tmp_path_factory.mktemp("rendered")
     files = {}
     for overlay in OVERLAYS:
-        done = subprocess.run([kubectl(), "kustomize", str(tree / "overlays" / overlay)], capture_output=True, text=True)
+        done = subprocess.run(
+            [kubectl(), "kustomize", str(tree / "overlays" / overlay)], capture_output=True, text=True
+        )
         assert done.returncode == 0, f"kubectl kustomize overlays/{overlay} failed:\n{done.stderr}"
         files[overlay] = out / f"{overlay}.yaml"
         files[overlay].write_text(done.stdout)
@@ -88,10 +90,17 @@ def named(objs: list[dict], kind: str, name: str) -> dict:
 def test_overlay_renders_the_whole_platform(rendered, overlay):
     objs = objects(rendered[overlay])
     kinds = {(o["kind"], o["metadata"]["name"]) for o in objs}
-    for expected in [("StatefulSet", "minio"), ("Job", "create-buckets"), ("StatefulSet", "postgres"),
-                     ("Deployment", "mlflow"), ("Job", "mlflow-users"), ("Deployment", "serving"),
-                     ("Service", "serving"), ("HorizontalPodAutoscaler", "serving"),
-                     ("NetworkPolicy", "default-deny")]:
+    for expected in [
+        ("StatefulSet", "minio"),
+        ("Job", "create-buckets"),
+        ("StatefulSet", "postgres"),
+        ("Deployment", "mlflow"),
+        ("Job", "mlflow-users"),
+        ("Deployment", "serving"),
+        ("Service", "serving"),
+        ("HorizontalPodAutoscaler", "serving"),
+        ("NetworkPolicy", "default-deny"),
+    ]:
         assert expected in kinds
     for o in objs:
         namespace = o["metadata"].get("namespace")
@@ -104,8 +113,18 @@ def test_every_object_is_valid_kubernetes_1_32(rendered, overlay, tmp_path):
     assert builtin
     manifest = tmp_path / "builtin.yaml"
     manifest.write_text(yaml.safe_dump_all(builtin))
-    done = subprocess.run([str(tool("kubernetes-validate")), "--strict", "--kubernetes-version", KUBERNETES_VERSION,
-                           "--quiet", str(manifest)], capture_output=True, text=True)
+    done = subprocess.run(
+        [
+            str(tool("kubernetes-validate")),
+            "--strict",
+            "--kubernetes-version",
+            KUBERNETES_VERSION,
+            "--quiet",
+            str(manifest),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 0, f"kubernetes-validate rejected overlays/{overlay}:\n{done.stdout}{done.stderr}"
 
 
@@ -115,8 +134,18 @@ def test_strict_validation_rejects_an_unknown_field(rendered, tmp_path):
     deployment["spec"]["template"]["spec"]["containers"][0]["imagePullPolicyy"] = "Always"
     manifest = tmp_path / "typo.yaml"
     manifest.write_text(yaml.safe_dump(deployment))
-    done = subprocess.run([str(tool("kubernetes-validate")), "--strict", "--kubernetes-version", KUBERNETES_VERSION,
-                           "--quiet", str(manifest)], capture_output=True, text=True)
+    done = subprocess.run(
+        [
+            str(tool("kubernetes-validate")),
+            "--strict",
+            "--kubernetes-version",
+            KUBERNETES_VERSION,
+            "--quiet",
+            str(manifest),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode != 0 and "imagePullPolicyy" in done.stdout + done.stderr
 
 
@@ -124,8 +153,20 @@ def test_strict_validation_rejects_an_unknown_field(rendered, tmp_path):
 def checkov(rendered) -> dict[str, dict]:
     """checkov over both overlays in one run (it takes half a minute): file name -> results."""
     folder = next(iter(rendered.values())).parent
-    done = subprocess.run([str(tool("checkov")), "--directory", str(folder), "--framework", "kubernetes",
-                           "--output", "json", "--skip-download"], capture_output=True, text=True)
+    done = subprocess.run(
+        [
+            str(tool("checkov")),
+            "--directory",
+            str(folder),
+            "--framework",
+            "kubernetes",
+            "--output",
+            "json",
+            "--skip-download",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert done.stdout.strip(), f"checkov printed nothing (exit {done.returncode}):\n{done.stderr[-3000:]}"
     report = json.loads(done.stdout)
     report = report[0] if isinstance(report, list) else report
@@ -235,16 +276,21 @@ def test_images_and_model_are_the_ones_the_code_names(rendered):
         assert serving["image"] == constants.SERVING_IMAGE
         env = {v["name"]: v.get("value") for v in serving["env"]}
         assert env["CORRIDOS_MODEL_NAME"] == constants.REGISTERED_MODEL_NAME
-        assert {p["httpGet"]["path"] for p in (serving["livenessProbe"], serving["readinessProbe"])} == {"/livez", "/readyz"}
+        assert {p["httpGet"]["path"] for p in (serving["livenessProbe"], serving["readinessProbe"])} == {
+            "/livez",
+            "/readyz",
+        }
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_pipeline_pods_find_what_the_pipeline_reads(rendered, overlay):
     """The ConfigMap and Secrets the compiled pipeline mounts, in KFP's namespace, with its keys."""
     objs = objects(rendered[overlay])
-    expected = {("ConfigMap", constants.CONFIG_MAP): {"mlflow-tracking-uri", "s3-endpoint-url"},
-                ("Secret", constants.S3_SECRET): {"access-key-id", "secret-access-key"},
-                ("Secret", constants.MLFLOW_SECRET): {"username", "password"}}
+    expected = {
+        ("ConfigMap", constants.CONFIG_MAP): {"mlflow-tracking-uri", "s3-endpoint-url"},
+        ("Secret", constants.S3_SECRET): {"access-key-id", "secret-access-key"},
+        ("Secret", constants.MLFLOW_SECRET): {"username", "password"},
+    }
     for (kind, name), keys in expected.items():
         found = named(objs, kind, name)
         assert found["metadata"]["namespace"] == "kubeflow"
@@ -268,4 +314,6 @@ def test_kubeflow_pipelines_is_pinned():
         references += yaml.safe_load(kustomization.read_text())["resources"]
     assert len(references) == 2
     for reference in references:
-        assert re.fullmatch(r"github\.com/kubeflow/pipelines/manifests/kustomize/[\w/-]+\?ref=\d+\.\d+\.\d+", reference), reference
+        assert re.fullmatch(
+            r"github\.com/kubeflow/pipelines/manifests/kustomize/[\w/-]+\?ref=\d+\.\d+\.\d+", reference
+        ), reference

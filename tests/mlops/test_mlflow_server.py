@@ -30,8 +30,9 @@ def test_run_model_and_alias_reach_postgres_and_s3(mlflow_server, monkeypatch, t
         mlflow.log_metric("loss", 0.5)
         mlflow.log_artifact(str(tmp_path / "notes.txt"))
         # pip_requirements given: inferring them loads the model in a subprocess, seconds for nothing
-        model = mlflow.pyfunc.log_model(name="model", python_model=Constant(), pip_requirements=["mlflow"],
-                                        registered_model_name=MODEL)
+        model = mlflow.pyfunc.log_model(
+            name="model", python_model=Constant(), pip_requirements=["mlflow"], registered_model_name=MODEL
+        )
     client = mlflow.MlflowClient()
     version = model.registered_model_version
     client.set_registered_model_alias(MODEL, "champion", version)
@@ -48,10 +49,16 @@ def test_run_model_and_alias_reach_postgres_and_s3(mlflow_server, monkeypatch, t
     connection.close()  # `with` on a psycopg2 connection ends the transaction, it does not close
 
     s3 = mlflow_server.s3
-    listing = boto3.client("s3", endpoint_url=s3.url, region_name="us-east-1", aws_access_key_id=s3.access_key,
-                           aws_secret_access_key=s3.secret_key).list_objects_v2(
-        Bucket=mlflow_server.bucket, Prefix=f"{mlflow_server.prefix}/")
+    listing = boto3.client(
+        "s3",
+        endpoint_url=s3.url,
+        region_name="us-east-1",
+        aws_access_key_id=s3.access_key,
+        aws_secret_access_key=s3.secret_key,
+    ).list_objects_v2(Bucket=mlflow_server.bucket, Prefix=f"{mlflow_server.prefix}/")
     keys = [item["Key"] for item in listing.get("Contents", [])]
     experiment = run.info.experiment_id
     assert f"{mlflow_server.prefix}/{experiment}/{run.info.run_id}/artifacts/notes.txt" in keys
-    assert any(key.startswith(f"{mlflow_server.prefix}/{experiment}/models/") and key.endswith("/MLmodel") for key in keys)
+    assert any(
+        key.startswith(f"{mlflow_server.prefix}/{experiment}/models/") and key.endswith("/MLmodel") for key in keys
+    )

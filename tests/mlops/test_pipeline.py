@@ -70,14 +70,32 @@ def test_songs_fan_out_and_the_pipeline_closes_its_mlflow_run(compiled):
     exit_dag = spec["components"][spec["root"]["dag"]["tasks"]["exit-handler-1"]["componentRef"]["name"]]["dag"]
     loop = [t for t in exit_dag["tasks"].values() if "parameterIterator" in t]
     assert loop and loop[0]["iteratorPolicy"]["parallelismLimit"] == 4
-    assert spec["root"]["dag"]["tasks"]["finish-tracking"]["triggerPolicy"]["strategy"] == "ALL_UPSTREAM_TASKS_COMPLETED"
+    assert (
+        spec["root"]["dag"]["tasks"]["finish-tracking"]["triggerPolicy"]["strategy"] == "ALL_UPSTREAM_TASKS_COMPLETED"
+    )
 
 
 def test_submit_uploads_the_pipeline_and_starts_a_run():
     with fake_kfp_server() as (url, requests):
-        done = subprocess.run([sys.executable, "-m", "corridos.cli", "pipeline", "submit", "--host", url, "--corpus",
-                               "s3://corridos/midi", "--arg", "model_family=wavenet", "--run-name", "nightly"],
-                              capture_output=True, text=True)
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "corridos.cli",
+                "pipeline",
+                "submit",
+                "--host",
+                url,
+                "--corpus",
+                "s3://corridos/midi",
+                "--arg",
+                "model_family=wavenet",
+                "--run-name",
+                "nightly",
+            ],
+            capture_output=True,
+            text=True,
+        )
     assert done.returncode == 0, done.stderr[-3000:]
     assert "run run-1 started" in done.stdout
     runs = [r for r in requests if r["method"] == "POST" and r["path"].endswith("/runs")]
@@ -89,6 +107,19 @@ def test_submit_uploads_the_pipeline_and_starts_a_run():
 
 
 def test_submit_to_a_dead_host_fails_clearly():
-    done = subprocess.run([sys.executable, "-m", "corridos.cli", "pipeline", "submit", "--host", "http://127.0.0.1:9",
-                           "--corpus", "s3://c/m"], capture_output=True, text=True)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "corridos.cli",
+            "pipeline",
+            "submit",
+            "--host",
+            "http://127.0.0.1:9",
+            "--corpus",
+            "s3://c/m",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 1 and "http://127.0.0.1:9" in done.stderr

@@ -3,13 +3,12 @@ import json
 import mlflow
 import pytest
 
-from tests.helpers import TINY_MODEL
-from corridos.mlops import packaging
-from corridos.mlops import registry
 from corridos.generation.models import ModelConfig, build_model, save_model
+from corridos.generation.train import preset, train
+from corridos.mlops import packaging, registry
 from corridos.mlops.registry import PromotionConfig
 from corridos.symbolic.tokenizer import Vocabulary
-from corridos.generation.train import preset, train
+from tests.helpers import TINY_MODEL
 
 NAME = "gate-test-generator"
 
@@ -17,8 +16,10 @@ NAME = "gate-test-generator"
 def log_untrained(tmp_path) -> str:
     """A run holding an untrained generator: a model that must never beat a trained one."""
     vocabulary = Vocabulary()
-    folder = save_model(build_model(ModelConfig(family="lstm", embedding_dim=8, hidden_dim=8, layers=1), vocabulary.size),
-                        tmp_path / "untrained")
+    folder = save_model(
+        build_model(ModelConfig(family="lstm", embedding_dim=8, hidden_dim=8, layers=1), vocabulary.size),
+        tmp_path / "untrained",
+    )
     vocabulary.save(folder / "vocabulary.json")
     with mlflow.start_run() as run:
         packaging.log(folder)
@@ -31,7 +32,9 @@ def test_gate_promotes_a_better_model_and_refuses_a_worse_one(tiny_dataset, tmp_
     config = PromotionConfig(model_name=NAME, samples=2, sample_seconds=5, max_repetition_ratio=1.0)
     reference = registry.reference_from_dataset(tiny_dataset)
 
-    trained = train(tiny_dataset, tmp_path / "good", preset("tiny", "wavenet", {**TINY_MODEL, "epochs": 3}), progress=False)
+    trained = train(
+        tiny_dataset, tmp_path / "good", preset("tiny", "wavenet", {**TINY_MODEL, "epochs": 3}), progress=False
+    )
     first = registry.register(trained.run_id, NAME)
     decision = registry.promote(first, reference, config)
     assert decision.promoted and decision.reasons == ["no champion yet"]

@@ -65,7 +65,8 @@ def running(folder: Path, database_url: str, s3: S3Endpoint) -> Iterator[MLflowS
     server = MLflowServer(f"http://127.0.0.1:{port}", database_url, s3, f"s3://{s3.bucket}/{PREFIX}")
     log = folder / "mlflow-server.log"
     environment = {
-        **os.environ, **s3.environment(),
+        **os.environ,
+        **s3.environment(),
         # no job workers: nothing here uses them and they are the processes that outlive the server
         "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
     }
@@ -74,11 +75,28 @@ def running(folder: Path, database_url: str, s3: S3Endpoint) -> Iterator[MLflowS
     backend = database_url.replace("postgresql://", "postgresql+psycopg2://", 1)
     with open(log, "ab") as output:
         process = subprocess.Popen(
-            [MLFLOW, "server", "--backend-store-uri", backend, "--serve-artifacts",
-             "--artifacts-destination", server.artifacts, "--host", "127.0.0.1", "--port", str(port),
-             "--workers", "1"],
-            cwd=folder, env=environment, stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT,
-            start_new_session=True, preexec_fn=_stop_with_parent,
+            [
+                MLFLOW,
+                "server",
+                "--backend-store-uri",
+                backend,
+                "--serve-artifacts",
+                "--artifacts-destination",
+                server.artifacts,
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--workers",
+                "1",
+            ],
+            cwd=folder,
+            env=environment,
+            stdin=subprocess.DEVNULL,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=_stop_with_parent,
         )
     try:
         _wait_until_healthy(process, server.url, log)

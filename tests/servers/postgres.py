@@ -82,15 +82,49 @@ class PostgresServer:
         if self.as_user:
             shutil.chown(self.folder, SYSTEM_USER, SYSTEM_USER)
         # trust on the socket (only the folder's owner can reach it), passwords over TCP
-        self._run(binaries / "initdb", "-D", self.data, "--username", SYSTEM_USER, "--auth-local", "trust",
-                  "--auth-host", "scram-sha-256", "--encoding", "UTF8", "--locale", "C", "--no-sync")
+        self._run(
+            binaries / "initdb",
+            "-D",
+            self.data,
+            "--username",
+            SYSTEM_USER,
+            "--auth-local",
+            "trust",
+            "--auth-host",
+            "scram-sha-256",
+            "--encoding",
+            "UTF8",
+            "--locale",
+            "C",
+            "--no-sync",
+        )
         with open(self.log, "ab") as log:
             self.process = subprocess.Popen(
-                [binaries / "postgres", "-D", self.data, "-h", "127.0.0.1", "-p", str(self.port), "-k", self.folder,
-                 # the data is thrown away: durability only costs time
-                 "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"],
-                cwd=self.folder, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                start_new_session=True, preexec_fn=_die_with_parent, **self.as_user,
+                [
+                    binaries / "postgres",
+                    "-D",
+                    self.data,
+                    "-h",
+                    "127.0.0.1",
+                    "-p",
+                    str(self.port),
+                    "-k",
+                    self.folder,
+                    # the data is thrown away: durability only costs time
+                    "-c",
+                    "fsync=off",
+                    "-c",
+                    "synchronous_commit=off",
+                    "-c",
+                    "full_page_writes=off",
+                ],
+                cwd=self.folder,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                preexec_fn=_die_with_parent,
+                **self.as_user,
             )
         self._wait_until_ready()
         with self._superuser() as connection, connection.cursor() as cursor:
@@ -114,16 +148,25 @@ class PostgresServer:
         self.process = None
 
     def _run(self, *command) -> None:
-        result = subprocess.run([str(c) for c in command], cwd=self.folder, capture_output=True, text=True,
-                                timeout=START_TIMEOUT, **self.as_user)
+        result = subprocess.run(
+            [str(c) for c in command],
+            cwd=self.folder,
+            capture_output=True,
+            text=True,
+            timeout=START_TIMEOUT,
+            **self.as_user,
+        )
         if result.returncode != 0:
-            raise PostgresError(f"{Path(command[0]).name} failed ({result.returncode}):\n{result.stdout}{result.stderr}")
+            raise PostgresError(
+                f"{Path(command[0]).name} failed ({result.returncode}):\n{result.stdout}{result.stderr}"
+            )
 
     def _superuser(self):
         import psycopg2
 
-        connection = psycopg2.connect(host=str(self.folder), port=self.port, user=SYSTEM_USER, dbname="postgres",
-                                      connect_timeout=2)
+        connection = psycopg2.connect(
+            host=str(self.folder), port=self.port, user=SYSTEM_USER, dbname="postgres", connect_timeout=2
+        )
         connection.autocommit = True  # CREATE DATABASE refuses to run in a transaction
         return contextlib.closing(connection)
 
@@ -137,9 +180,13 @@ class PostgresServer:
                     return
             except psycopg2.OperationalError as error:
                 if self.process.poll() is not None:
-                    raise PostgresError(f"postgres exited with {self.process.returncode}\n{self._log_tail()}") from error
+                    raise PostgresError(
+                        f"postgres exited with {self.process.returncode}\n{self._log_tail()}"
+                    ) from error
                 if time.monotonic() > deadline:
-                    raise PostgresError(f"timed out after {START_TIMEOUT:.0f} s waiting for postgres\n{self._log_tail()}") from error
+                    raise PostgresError(
+                        f"timed out after {START_TIMEOUT:.0f} s waiting for postgres\n{self._log_tail()}"
+                    ) from error
             time.sleep(0.1)
 
     def _check_url(self) -> None:

@@ -87,8 +87,19 @@ class CephCluster:
         self._start_osd()
         self._start_gateway()
         endpoint = S3Endpoint(f"http://127.0.0.1:{self.rgw_port}", "corridos-tests", uuid.uuid4().hex, bucket)
-        self._command("radosgw-admin", "user", "create", "--uid", "tests", "--display-name", "tests",
-                      "--access-key", endpoint.access_key, "--secret-key", endpoint.secret_key)
+        self._command(
+            "radosgw-admin",
+            "user",
+            "create",
+            "--uid",
+            "tests",
+            "--display-name",
+            "tests",
+            "--access-key",
+            endpoint.access_key,
+            "--secret-key",
+            endpoint.secret_key,
+        )
         self._create_bucket(endpoint)
         return endpoint
 
@@ -147,8 +158,9 @@ rgw data = {self.folder}/rgw
 
     def _start_monitor(self) -> None:
         monmap = self.folder / "monmap"
-        self._command("monmaptool", "--create", "--fsid", self.fsid, "--addv", "a",
-                      f"[v2:127.0.0.1:{self.mon_port}]", str(monmap))
+        self._command(
+            "monmaptool", "--create", "--fsid", self.fsid, "--addv", "a", f"[v2:127.0.0.1:{self.mon_port}]", str(monmap)
+        )
         self._command("ceph-mon", "-i", "a", "--mkfs", "--monmap", str(monmap))
         self._spawn("mon.a", "ceph-mon", "-i", "a")
         self._wait_until("mon.a", "the monitor answers", lambda: self._succeeds("ceph", "mon", "stat"))
@@ -168,16 +180,25 @@ rgw data = {self.folder}/rgw
     def _create_bucket(self, endpoint: S3Endpoint) -> None:
         import boto3
 
-        client = boto3.client("s3", endpoint_url=endpoint.url, region_name="us-east-1",
-                              aws_access_key_id=endpoint.access_key, aws_secret_access_key=endpoint.secret_key)
+        client = boto3.client(
+            "s3",
+            endpoint_url=endpoint.url,
+            region_name="us-east-1",
+            aws_access_key_id=endpoint.access_key,
+            aws_secret_access_key=endpoint.secret_key,
+        )
         client.create_bucket(Bucket=endpoint.bucket)
 
     def _spawn(self, name: str, *command: str) -> None:
         """Start a daemon in the foreground (-d: no fork, log to stderr) in its own process group."""
         with open(self._log(name), "ab") as log:
             self.daemons[name] = subprocess.Popen(
-                [*command, "-c", str(self.config), "-d"], cwd=self.folder,
-                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                [*command, "-c", str(self.config), "-d"],
+                cwd=self.folder,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
                 preexec_fn=_die_with_parent,
             )
 
@@ -185,9 +206,13 @@ rgw data = {self.folder}/rgw
         deadline = time.monotonic() + START_TIMEOUT
         while not ready():
             if self.daemons[name].poll() is not None:
-                raise S3ServerError(f"{name} exited with {self.daemons[name].returncode} before {what}\n{self._log_tail(name)}")
+                raise S3ServerError(
+                    f"{name} exited with {self.daemons[name].returncode} before {what}\n{self._log_tail(name)}"
+                )
             if time.monotonic() > deadline:
-                raise S3ServerError(f"timed out after {START_TIMEOUT:.0f} s waiting until {what}\n{self._log_tail(name)}")
+                raise S3ServerError(
+                    f"timed out after {START_TIMEOUT:.0f} s waiting until {what}\n{self._log_tail(name)}"
+                )
             time.sleep(0.2)
 
     def _osd_up(self) -> bool:
@@ -212,8 +237,13 @@ rgw data = {self.folder}/rgw
     def _run(self, program: str, *arguments: str) -> subprocess.CompletedProcess:
         # the ceph CLI would wait for an unreachable monitor forever without --connect-timeout
         timeout_flag = ["--connect-timeout", "5"] if program == "ceph" else []
-        return subprocess.run([program, "-c", str(self.config), *timeout_flag, *arguments], cwd=self.folder,
-                              capture_output=True, text=True, timeout=COMMAND_TIMEOUT)
+        return subprocess.run(
+            [program, "-c", str(self.config), *timeout_flag, *arguments],
+            cwd=self.folder,
+            capture_output=True,
+            text=True,
+            timeout=COMMAND_TIMEOUT,
+        )
 
     def _log(self, name: str) -> Path:
         return self.folder / "log" / f"{name}.log"

@@ -2,20 +2,18 @@
 real (sqlite) MLflow registry that holds a tiny generator trained here."""
 
 import concurrent.futures
-import sys
 from pathlib import Path
 
 import mlflow
 import pytest
 import requests
 
-from tests.helpers import TINY_MODEL, melody
 from corridos.constants import CHAMPION_ALIAS
 from corridos.generation.sampling import SampleConfig, Sampler
 from corridos.symbolic.sequences import from_midi_bytes, write_midi
 from corridos.symbolic.tokenizer import Vocabulary
 from serving import local
-
+from tests.helpers import TINY_MODEL, melody
 
 MODEL_NAME = "corridos-generator-test"
 SHORT = {"seconds": 2.0, "top_k": 20}
@@ -39,8 +37,12 @@ def registry(tiny_dataset, tmp_path_factory):
 def started(registry):
     """The service's URL, and what it answered while the registry had no champion: it starts with
     none, then the first version becomes the champion and the service is told to reload."""
-    environment = {"MLFLOW_TRACKING_URI": registry["uri"], "CORRIDOS_MODEL_NAME": MODEL_NAME,
-                   "CORRIDOS_RELOAD_SECONDS": "0", "CORRIDOS_MAX_BATCH": "4"}
+    environment = {
+        "MLFLOW_TRACKING_URI": registry["uri"],
+        "CORRIDOS_MODEL_NAME": MODEL_NAME,
+        "CORRIDOS_RELOAD_SECONDS": "0",
+        "CORRIDOS_MAX_BATCH": "4",
+    }
     with local.running(environment, registry["folder"] / "serve.log", ready=False) as url:
         before = {"readyz": requests.get(f"{url}/readyz", timeout=10), "generate": post_json(url, "generate", SHORT)}
         mlflow.set_tracking_uri(registry["uri"])
@@ -98,7 +100,9 @@ def test_transpose_moves_every_note(service):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("audio_format, media_type, magic", [("wav", "audio/wav", b"RIFF"), ("mp3", "audio/mpeg", b"ID3")])
+@pytest.mark.parametrize(
+    "audio_format, media_type, magic", [("wav", "audio/wav", b"RIFF"), ("mp3", "audio/mpeg", b"ID3")]
+)
 def test_generate_audio_renders_a_nylon_guitar(service, audio_format, media_type, magic):
     answer = post_json(service, "generate_audio", {**SHORT, "format": audio_format})
     assert answer.status_code == 200 and answer.headers["content-type"] == media_type
@@ -206,7 +210,9 @@ def test_a_batch_gives_each_request_the_music_it_gets_alone():
 
     vocabulary = Vocabulary()
     sampler = Sampler(build_model(preset("tiny", "transformer").model, vocabulary.size), vocabulary)
-    configs = [SampleConfig(seconds=2, seed=seed, transpose=shift, top_k=30) for seed, shift in ((1, 0), (2, 2), (1, 3))]
+    configs = [
+        SampleConfig(seconds=2, seed=seed, transpose=shift, top_k=30) for seed, shift in ((1, 0), (2, 2), (1, 3))
+    ]
     batch = sampler.generate_each(configs)
     alone = [sampler.generate(config)[0] for config in configs]
     assert [[n.pitch for n in piece.notes] for piece in batch] == [[n.pitch for n in piece.notes] for piece in alone]

@@ -1,10 +1,19 @@
 import pytest
 
-from tests.helpers import notes, rows
 from corridos.symbolic.cleaning import CleaningConfig, clean
+from tests.helpers import notes, rows
 
-ONLY = dict(min_velocity=0, min_duration_seconds=0, pitch_min=0, pitch_max=127, reonset_seconds=0,
-            top_voice_window_seconds=0, cut_at_next_onset=False, min_notes=0, min_in_range_share=0)
+ONLY = dict(
+    min_velocity=0,
+    min_duration_seconds=0,
+    pitch_min=0,
+    pitch_max=127,
+    reonset_seconds=0,
+    top_voice_window_seconds=0,
+    cut_at_next_onset=False,
+    min_notes=0,
+    min_in_range_share=0,
+)
 
 
 def only(**rule):
@@ -25,7 +34,9 @@ def test_duration_rule_removes_single_frame_notes():
 
 
 def test_pitch_rule_keeps_the_requinto_range():
-    result = clean(notes((0, 1, 51, 80), (1, 2, 52, 80), (2, 3, 93, 80), (3, 4, 94, 80)), only(pitch_min=52, pitch_max=93))
+    result = clean(
+        notes((0, 1, 51, 80), (1, 2, 52, 80), (2, 3, 93, 80), (3, 4, 94, 80)), only(pitch_min=52, pitch_max=93)
+    )
     assert [n.pitch for n in result.kept.notes] == [52, 93]
     assert result.removed_by_rule["pitch_range"] == 2
 
@@ -39,8 +50,13 @@ def test_reonset_rule_merges_quick_restrikes_of_one_pitch():
 
 
 def test_top_voice_keeps_the_highest_note_of_each_onset_group():
-    sequence = notes((0.0, 0.5, 60, 80), (0.032, 0.5, 67, 80), (0.0, 0.5, 64, 80),  # one group, top 67
-                     (0.5, 0.9, 62, 80), (0.6, 0.9, 59, 80))  # 100 ms apart: two groups
+    sequence = notes(
+        (0.0, 0.5, 60, 80),
+        (0.032, 0.5, 67, 80),
+        (0.0, 0.5, 64, 80),  # one group, top 67
+        (0.5, 0.9, 62, 80),
+        (0.6, 0.9, 59, 80),
+    )  # 100 ms apart: two groups
     result = clean(sequence, only(top_voice_window_seconds=0.040))
     assert [n.pitch for n in result.kept.notes] == [67, 62, 59]
     assert result.removed_by_rule["top_voice"] == 2
@@ -63,7 +79,10 @@ def test_rules_apply_in_order_and_count_each_note_once():
 @pytest.mark.parametrize(
     "sequence, reason",
     [
-        (notes(*[(i, i + 0.5, 40, 80) for i in range(60)], *[(i, i + 0.5, 70, 80) for i in range(10)]), "mostly out of range"),
+        (
+            notes(*[(i, i + 0.5, 40, 80) for i in range(60)], *[(i, i + 0.5, 70, 80) for i in range(10)]),
+            "mostly out of range",
+        ),
         (notes(*[(i, i + 0.5, 70, 80) for i in range(10)]), "too few notes"),
     ],
 )

@@ -6,14 +6,16 @@ import sys
 import numpy as np
 import pytest
 
-from tests.helpers import CORPUS, band, notes, rows
 from corridos.symbolic.cleaning import clean
 from corridos.symbolic.dataset import DatasetConfig, DatasetError, build_dataset, load_dataset
 from corridos.symbolic.splits import SplitConfig
+from tests.helpers import CORPUS, band, notes, rows
 
 
 def transposed(sequence, semitones, seconds):
-    return notes(*[(n.start_time + seconds, n.end_time + seconds, n.pitch + semitones, n.velocity) for n in sequence.notes])
+    return notes(
+        *[(n.start_time + seconds, n.end_time + seconds, n.pitch + semitones, n.velocity) for n in sequence.notes]
+    )
 
 
 @pytest.fixture
@@ -96,8 +98,9 @@ def test_nothing_usable_is_an_error_naming_the_reasons(tmp_path):
 
 def test_cli_builds_and_fails_clearly(corpus, tmp_path):
     cli = [sys.executable, "-m", "corridos.cli", "dataset", "build"]
-    ok = subprocess.run([*cli, str(corpus), "--out", str(tmp_path / "ds"), "--set", "split.seed=3"],
-                        capture_output=True, text=True)
+    ok = subprocess.run(
+        [*cli, str(corpus), "--out", str(tmp_path / "ds"), "--set", "split.seed=3"], capture_output=True, text=True
+    )
     assert ok.returncode == 0, ok.stderr
     assert "9 used, 6 skipped" in ok.stdout
     assert json.loads((tmp_path / "ds" / "manifest.json").read_text())["config"]["split"]["seed"] == 3

@@ -1,8 +1,8 @@
 import numpy as np
 
-from tests.helpers import melody, notes
 from corridos.symbolic.duplicates import DuplicateConfig, exact_key, find_groups, fingerprint, title_key
 from corridos.symbolic.sequences import NoteArrays, to_arrays
+from tests.helpers import melody, notes
 
 
 def arrays(sequence) -> NoteArrays:
@@ -10,8 +10,12 @@ def arrays(sequence) -> NoteArrays:
 
 
 def transposed_and_shifted(sequence, semitones: int, seconds: float, tempo: float = 1.0):
-    return notes(*[((n.start_time + seconds) * tempo, (n.end_time + seconds) * tempo, n.pitch + semitones, n.velocity)
-                   for n in sequence.notes])
+    return notes(
+        *[
+            ((n.start_time + seconds) * tempo, (n.end_time + seconds) * tempo, n.pitch + semitones, n.velocity)
+            for n in sequence.notes
+        ]
+    )
 
 
 def group_of(groups, name):
@@ -34,8 +38,11 @@ def test_a_lightly_edited_copy_still_matches_but_different_songs_do_not():
     keep = np.ones(len(original), bool)
     keep[::25] = False  # the transcriber missed every 25th note
     config = DuplicateConfig()
-    fingerprints = {"a.mid": fingerprint(original, 8), "b.mid": fingerprint(original.take(keep), 8),
-                    "c.mid": fingerprint(arrays(melody(2, count=300)), 8)}
+    fingerprints = {
+        "a.mid": fingerprint(original, 8),
+        "b.mid": fingerprint(original.take(keep), 8),
+        "c.mid": fingerprint(arrays(melody(2, count=300)), 8),
+    }
     groups = find_groups(fingerprints, {}, config)
     assert [g.members for g in groups if g.kind == "near"] == [["a.mid", "b.mid"]]
 
@@ -47,7 +54,9 @@ def test_exact_key_ignores_time_offset_but_not_pitch():
 
 
 def test_title_key_matches_live_and_studio_versions():
-    assert title_key("Herencia de Patrones - Bladi 420.mid") == title_key("Herencia de Patrones - Bladi420 (En vivo).mid")
+    assert title_key("Herencia de Patrones - Bladi 420.mid") == title_key(
+        "Herencia de Patrones - Bladi420 (En vivo).mid"
+    )
     assert title_key("X - El Amigo Del Amigo.mid") == title_key("X - Amigo Del Amigo (En vivo).mid")
     assert title_key("A - El AK.mid") != title_key("A - Mi Cuerno.mid")
 

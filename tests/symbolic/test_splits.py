@@ -4,7 +4,10 @@ from corridos.symbolic.splits import SplitConfig, artist_of, assign
 
 NAMES = [f"Artist {a} - Song {s}.mid" for a in range(8) for s in range(6)]
 SIZES = {n: 100 + 7 * i for i, n in enumerate(NAMES)}
-GROUPS = [["Artist 0 - Song 0.mid", "Artist 5 - Song 3.mid"], ["Artist 2 - Song 1.mid", "Artist 7 - Song 5.mid", "Artist 3 - Song 2.mid"]]
+GROUPS = [
+    ["Artist 0 - Song 0.mid", "Artist 5 - Song 3.mid"],
+    ["Artist 2 - Song 1.mid", "Artist 7 - Song 5.mid", "Artist 3 - Song 2.mid"],
+]
 
 
 def test_same_seed_same_split_and_another_seed_another():
@@ -37,7 +40,11 @@ def test_artist_split_keeps_each_artist_in_one_split():
 
 def test_test_list_holds_out_songs_with_their_groups():
     split = assign(NAMES, GROUPS, SplitConfig(test=("Artist 0 - Song 0", "Artist 4 - Song 4.mid")), SIZES)
-    assert {n for n, s in split.items() if s == "test"} == {"Artist 0 - Song 0.mid", "Artist 5 - Song 3.mid", "Artist 4 - Song 4.mid"}
+    assert {n for n, s in split.items() if s == "test"} == {
+        "Artist 0 - Song 0.mid",
+        "Artist 5 - Song 3.mid",
+        "Artist 4 - Song 4.mid",
+    }
 
 
 def test_unknown_test_song_is_an_error():

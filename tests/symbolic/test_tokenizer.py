@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from tests.helpers import notes, rows
 from corridos.symbolic.tokenizer import BOS, EOS, PAD, TokenizerConfig, Vocabulary
+from tests.helpers import notes, rows
 
 
 def random_grid_sequence(seed: int, vocabulary: Vocabulary, polyphonic: bool):

@@ -7,7 +7,7 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 s3 = boto3.client("s3", endpoint_url=os.environ["MLFLOW_S3_ENDPOINT_URL"])
-for attempt in range(60):
+for _attempt in range(60):
     try:
         existing = {bucket["Name"] for bucket in s3.list_buckets()["Buckets"]}
         break

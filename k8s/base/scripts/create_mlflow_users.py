@@ -12,7 +12,7 @@ import requests
 
 uri = os.environ["MLFLOW_TRACKING_URI"].rstrip("/")
 admin = (os.environ["MLFLOW_AUTH_ADMIN_USERNAME"], os.environ["MLFLOW_AUTH_ADMIN_PASSWORD"])
-for attempt in range(60):
+for _attempt in range(60):
     try:
         requests.get(f"{uri}/health", timeout=5).raise_for_status()
         break
@@ -33,6 +33,5 @@ for key, value in sorted(os.environ.items()):
         continue
     if created.json().get("error_code") != "RESOURCE_ALREADY_EXISTS":
         raise SystemExit(f"user {username}: {created.status_code} {created.text}")
-    requests.patch(f"{uri}/api/2.0/mlflow/users/update-password", json=body, auth=admin,
-                   timeout=30).raise_for_status()
+    requests.patch(f"{uri}/api/2.0/mlflow/users/update-password", json=body, auth=admin, timeout=30).raise_for_status()
     print(f"user {username}: exists, password set")
