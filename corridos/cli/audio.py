@@ -8,12 +8,9 @@ from pathlib import Path
 
 import typer
 
+from corridos.cli.common import fail
+
 audio_app = typer.Typer(no_args_is_help=True, help="Recordings -> requinto stems -> requinto MIDI.")
-
-
-def _fail(message: str) -> None:
-    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
-    raise typer.Exit(1)
 
 
 def _config(cls, path: Path | None, pairs: list[str]):
@@ -55,7 +52,7 @@ def render(
             corpus_songs(corpus, songs, mixture_config.cleaning, mixture_config.seed), out, mixture_config
         )
     except _stage_errors() as error:
-        _fail(str(error))
+        fail(str(error))
     splits = [m.split for m in result.mixtures]
     typer.echo(
         f"rendered {len(splits)} mixtures ({splits.count('train')} train, "
@@ -77,7 +74,7 @@ def train_separator(
     try:
         summary = stages.train_separator(data, model_dir, preset, dict(parse_override(p) for p in set_))
     except _stage_errors() as error:
-        _fail(str(error))
+        fail(str(error))
     typer.echo(
         f"trained {summary['steps']} steps in {summary['seconds']} s, validation loss "
         f"{summary['validation_loss']:.4f} -> {model_dir}"
@@ -99,7 +96,7 @@ def separate(
     try:
         manifest = stages.separate(inputs, model, out, _config(SeparationConfig, config, set_))
     except _stage_errors() as error:
-        _fail(str(error))
+        fail(str(error))
     _print_manifest(manifest, out)
 
 
@@ -118,7 +115,7 @@ def transcribe(
     try:
         manifest = stages.transcribe(inputs, out, _config(TranscriptionConfig, config, set_), stem)
     except _stage_errors() as error:
-        _fail(str(error))
+        fail(str(error))
     _print_manifest(manifest, out)
 
 
@@ -138,7 +135,7 @@ def evaluate(
     try:
         summary = stages.evaluate(mixtures, model, out, _config(TranscriptionConfig, config, set_), split)
     except _stage_errors() as error:
-        _fail(str(error))
+        fail(str(error))
     typer.echo(f"{summary['mixtures']} {split} mixtures")
     typer.echo(
         f"separation SDR {summary['sdr_separated_db']:.2f} dB (unprocessed mixture {summary['sdr_mixture_db']:.2f} dB)"
@@ -165,7 +162,7 @@ def tune_transcription(
         grid = [[float(x) for x in text.split(",")] for text in (onsets, frames)]
         results = stages.tune_transcription(mixtures, *grid, split=split)
     except _stage_errors() as error:
-        _fail(str(error))
+        fail(str(error))
     for row in results[:top]:
         typer.echo(f"onset {row['onset_threshold']:.2f}  frame {row['frame_threshold']:.2f}  F1 {row['f1']:.3f}")
     typer.echo("set them with `corridos audio transcribe --set onset_threshold=... --set frame_threshold=...`")

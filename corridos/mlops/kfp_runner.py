@@ -1,4 +1,7 @@
-"""Running the pipeline: locally with kfp.local (the default), or compiled and sent to a cluster."""
+"""Running a KFP pipeline: locally with kfp.local (the default), or compiled and sent to a cluster.
+
+The pipeline itself (pipelines/) is passed in: the library does not depend on its definition.
+"""
 
 from __future__ import annotations
 
@@ -9,13 +12,7 @@ from pathlib import Path
 from corridos.constants import DEFAULT_RUNS_DIR
 
 
-def _pipeline():
-    from pipelines.corridos_pipeline import corridos_pipeline
-
-    return corridos_pipeline
-
-
-def run_local(arguments: dict, runs_dir: Path = DEFAULT_RUNS_DIR) -> dict:
+def run_local(pipeline, arguments: dict, runs_dir: Path = DEFAULT_RUNS_DIR) -> dict:
     """Run the whole pipeline in this machine's processes; returns the promotion decision.
 
     Steps run in subprocesses of this environment (the audio steps still cross into the audio
@@ -29,7 +26,7 @@ def run_local(arguments: dict, runs_dir: Path = DEFAULT_RUNS_DIR) -> dict:
     tracking.configure(runs_dir=runs_dir)
     root = (Path(runs_dir) / "pipeline").resolve()
     local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(root))
-    _pipeline()(**arguments)
+    pipeline(**arguments)
     return _decision(root)
 
 
@@ -41,17 +38,22 @@ def _decision(root: Path) -> dict:
     return json.loads(json.loads(outputs[-1].read_text())["parameterValues"]["Output"])
 
 
-def compile_pipeline(path: Path) -> Path:
+def compile_pipeline(pipeline, path: Path) -> Path:
     from kfp import compiler
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    compiler.Compiler().compile(_pipeline(), str(path))
+    compiler.Compiler().compile(pipeline, str(path))
     return path
 
 
 def submit(
-    host: str, arguments: dict, package: Path | None = None, experiment: str = "corridos", run_name: str | None = None
+    pipeline,
+    host: str,
+    arguments: dict,
+    package: Path | None = None,
+    experiment: str = "corridos",
+    run_name: str | None = None,
 ) -> str:
     """Upload the compiled pipeline to a KFP API server and start a run; returns the run id."""
     import tempfile
@@ -60,7 +62,7 @@ def submit(
 
     client = kfp.Client(host=host)
     with tempfile.TemporaryDirectory() as folder:
-        package = package or compile_pipeline(Path(folder) / "corridos.yaml")
+        package = package or compile_pipeline(pipeline, Path(folder) / "corridos.yaml")
         run = client.create_run_from_pipeline_package(
             str(package), arguments=arguments, run_name=run_name, experiment_name=experiment
         )

@@ -6,12 +6,13 @@ import yaml
 
 from corridos.constants import AUDIO_IMAGE, CONFIG_MAP, LIGHT_IMAGE, MLFLOW_SECRET, S3_SECRET, TRAIN_IMAGE
 from corridos.mlops.kfp_runner import compile_pipeline
+from pipelines.corridos_pipeline import corridos_pipeline
 from tests.servers.kfp import fake_kfp_server
 
 
 @pytest.fixture(scope="module")
 def compiled(tmp_path_factory):
-    path = compile_pipeline(tmp_path_factory.mktemp("compiled") / "corridos.yaml")
+    path = compile_pipeline(corridos_pipeline, tmp_path_factory.mktemp("compiled") / "corridos.yaml")
     spec, platform = yaml.safe_load_all(path.read_text())
     return spec, platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
 

@@ -10,6 +10,7 @@ from corridos import storage
 from corridos.constants import CHAMPION_ALIAS
 from corridos.mlops.kfp_runner import run_local
 from corridos.symbolic.sequences import write_midi
+from pipelines.corridos_pipeline import corridos_pipeline
 from tests.helpers import band
 
 TINY = {
@@ -44,7 +45,7 @@ def test_pipeline_runs_end_to_end_against_mlflow_server(mlflow_server, tmp_path,
         model_name="pipeline-test-generator",
         dataset_config=json.dumps({"split": {"validation_fraction": 0.3}}),
     )
-    decision = run_local(arguments, tmp_path / "runs")
+    decision = run_local(corridos_pipeline, arguments, tmp_path / "runs")
 
     assert decision["candidate_version"] == "1" and decision["promoted"], decision
     client = mlflow.MlflowClient()

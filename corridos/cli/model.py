@@ -1,0 +1,103 @@
+"""`corridos train|generate|evaluate`: the generator's commands."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from corridos.cli.common import fail, overrides
+
+model_app = typer.Typer()
+
+
+@model_app.command()
+def train(
+    dataset: Path = typer.Argument(..., help="A dataset folder made by `corridos dataset build`."),
+    family: str = typer.Option("transformer", help="lstm, wavenet or transformer."),
+    preset: str = typer.Option("tiny", help="tiny (CPU, minutes) or base (GPU)."),
+    set_: list[str] = typer.Option([], "--set", help="Override a TrainConfig field, e.g. epochs=10."),
+    out: Path | None = typer.Option(None, help="Output folder [default: runs/train/<family>]; rerun to resume."),
+    mlflow: bool = typer.Option(True, help="Log the run and the model to MLflow."),
+) -> None:
+    """Train a generator on a dataset's train split, early-stopping on its validation split."""
+    from corridos.config import ConfigError
+    from corridos.generation import train as training
+
+    try:
+        config = training.preset(preset, family, overrides(set_))
+        result = training.train(dataset, out or Path("runs/train") / family, config, log_to_mlflow=mlflow)
+    except (ConfigError, ValueError, FileNotFoundError) as error:
+        fail(str(error))
+    typer.echo(
+        f"model: {result.model_dir}  epochs: {result.epochs_run}  best val loss: {result.best_validation_loss:.4f}"
+        + (f"  mlflow run: {result.run_id}" if result.run_id else "")
+    )
+
+
+@model_app.command()
+def generate(
+    model: str = typer.Argument(..., help="A model folder or MLflow URI, e.g. models:/corridos-generator@champion."),
+    out: Path = typer.Option(Path("runs/generated"), help="Output folder."),
+    seconds: float = typer.Option(30.0, min=0.1, help="Length of new music."),
+    events: int | None = typer.Option(None, min=1, help="Length in events instead of seconds."),
+    temperature: float = typer.Option(1.0, min=0.0),
+    top_k: int = typer.Option(0, min=0, help="0: no top-k."),
+    top_p: float = typer.Option(0.95, min=0.0, max=1.0),
+    seed: int = typer.Option(0, help="Same seed, same music."),
+    samples: int = typer.Option(1, min=1),
+    primer: Path | None = typer.Option(None, help="A MIDI file to continue."),
+    transpose: int = typer.Option(0, help="Semitones applied to the output."),
+    audio: bool = typer.Option(True, help="Render a WAV with FluidSynth (nylon guitar)."),
+) -> None:
+    """Generate music: MIDI, a piano-roll PNG and a WAV per sample."""
+    from corridos.generation.sampling import PrimerError, SampleConfig, Sampler
+    from corridos.mlops import packaging
+
+    config = SampleConfig(
+        seconds=seconds,
+        events=events,
+        temperature=temperature,
+        top_k=top_k,
+        top_p=top_p,
+        seed=seed,
+        primer=str(primer) if primer else None,
+        transpose=transpose,
+    )
+    try:
+        pieces = Sampler(*packaging.load(model)).generate(config, samples)
+    except (PrimerError, FileNotFoundError, ValueError) as error:
+        fail(str(error))
+    for index, piece in enumerate(pieces):
+        paths = packaging.write_sample(piece, out / f"piece-seed{seed}-{index}", audio=audio)
+        typer.echo(f"{len(piece.notes)} notes, {piece.total_time:.1f} s: " + ", ".join(map(str, paths)))
+
+
+@model_app.command()
+def evaluate(
+    data: str = typer.Argument(..., help="A dataset folder (its split is used) or any folder/s3:// prefix of MIDI."),
+    model: list[str] = typer.Option(..., help="NAME=REF or REF (a model folder or MLflow URI); repeat to compare."),
+    out: Path = typer.Option(Path("runs/evaluation"), help="Output folder for report.json, plots and samples."),
+    set_: list[str] = typer.Option([], "--set", help="Override an EvaluationConfig field, e.g. samples=16."),
+    mlflow: bool = typer.Option(True, help="Log one MLflow run per model."),
+) -> None:
+    """NLL, bits per note and perplexity on real songs; Yang & Lerch metrics of samples against them."""
+    from corridos import config as config_io
+    from corridos.generation.evaluation import EvaluationConfig
+    from corridos.generation.evaluation import evaluate as run_evaluation
+
+    named = dict(m.split("=", 1) if "=" in m else (Path(m).parent.name or m, m) for m in model)
+    try:
+        config = config_io.load(EvaluationConfig, None, overrides(set_))
+        results = run_evaluation(named, data, out, config, log_to_mlflow=mlflow)
+    except (config_io.ConfigError, FileNotFoundError, ValueError) as error:
+        fail(str(error))
+    for name, result in results.items():
+        likelihood, samples = result["likelihood"], result["samples"]
+        oa = sum(v["overlapped_area"] for v in result["features"].values()) / len(result["features"])
+        typer.echo(
+            f"{name}: nll/event {likelihood['nll_per_event']:.3f}  bits/note {likelihood['bits_per_note']:.2f}  "
+            f"perplexity {likelihood['perplexity']:.2f}  mean OA {oa:.3f}  "
+            f"in-scale {samples['in_scale_ratio']:.2f}  repetition {samples['repetition_ratio']:.2f}"
+        )
+    typer.echo(f"report: {out / 'report.json'}")

@@ -1,0 +1,59 @@
+"""`corridos pipeline ...`: run the KFP pipeline locally, compile it, or submit it to a cluster."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from corridos.cli.common import fail, overrides
+
+pipeline_app = typer.Typer(no_args_is_help=True, help="Run the pipeline locally, compile it, or submit it to KFP.")
+
+PIPELINE_ARGUMENT_HELP = "Pipeline parameter NAME=VALUE (see `corridos pipeline compile` YAML), repeatable."
+
+
+@pipeline_app.command("run")
+def pipeline_run(
+    corpus: str = typer.Option("../shared/datasets/corridos-midi", help="MIDI corpus folder or s3:// prefix."),
+    arg: list[str] = typer.Option([], help=PIPELINE_ARGUMENT_HELP),
+    runs: Path = typer.Option(Path("runs"), help="Where the local run, its MLflow store and artifacts go."),
+) -> None:
+    """Run the whole pipeline locally with kfp.local (MLflow: $MLFLOW_TRACKING_URI or runs/mlflow.db)."""
+    from corridos.mlops.kfp_runner import run_local
+    from pipelines.corridos_pipeline import corridos_pipeline
+
+    decision = run_local(corridos_pipeline, {"corpus_uri": corpus, **overrides(arg)}, runs)
+    verdict = "promoted to champion" if decision["promoted"] else "not promoted"
+    typer.echo(f"model version {decision['candidate_version']}: {verdict} ({'; '.join(decision['reasons'])})")
+    typer.echo(f"artifacts: {runs / 'pipeline'}")
+
+
+@pipeline_app.command("compile")
+def pipeline_compile(out: Path = typer.Option(Path("runs/corridos-pipeline.yaml"), help="IR YAML to write.")) -> None:
+    """Write the pipeline's IR YAML, to upload in the KFP UI or submit."""
+    from corridos.mlops.kfp_runner import compile_pipeline
+    from pipelines.corridos_pipeline import corridos_pipeline
+
+    typer.echo(f"wrote {compile_pipeline(corridos_pipeline, out)}")
+
+
+@pipeline_app.command("submit")
+def pipeline_submit(
+    host: str = typer.Option(..., help="KFP API server URL, e.g. http://127.0.0.1:8888."),
+    corpus: str = typer.Option(..., help="MIDI corpus s3:// prefix, as the cluster sees it."),
+    arg: list[str] = typer.Option([], help=PIPELINE_ARGUMENT_HELP),
+    experiment: str = typer.Option("corridos"),
+    run_name: str | None = typer.Option(None),
+) -> None:
+    """Compile, upload and start a run on a Kubeflow Pipelines cluster."""
+    from corridos.mlops.kfp_runner import submit
+    from pipelines.corridos_pipeline import corridos_pipeline
+
+    try:
+        run_id = submit(
+            corridos_pipeline, host, {"corpus_uri": corpus, **overrides(arg)}, experiment=experiment, run_name=run_name
+        )
+    except Exception as error:  # the KFP client raises many kinds for an unreachable or refusing host
+        fail(f"{host}: {type(error).__name__}: {error}")
+    typer.echo(f"run {run_id} started on {host}")
