@@ -45,3 +45,11 @@ def columns(tab: Tab) -> list[Column]:
         length = min(end, steps[index + 1] - step) if index + 1 < len(steps) else end
         result.append(Column(step, length, event))
     return result
+
+
+def bar_count(tab_columns: list[Column]) -> int:
+    """Bars the columns fill (at least one)."""
+    if not tab_columns:
+        return 1
+    last = tab_columns[-1]
+    return max(1, -(-(last.step + last.length) // STEPS_PER_BAR))
