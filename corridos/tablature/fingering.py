@@ -71,7 +71,7 @@ class Adjustment:
 
     kind: Literal["octave", "merged", "dropped"]
     start: float
-    pitch: int  # as written
+    pitch: int  # as written (or as an earlier octave adjustment moved it)
     played_pitch: int | None  # after an octave move; None when the note is not played
     reason: str
 
