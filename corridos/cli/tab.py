@@ -39,29 +39,31 @@ def tab(
         fail(str(error))
     summary: dict[str, dict] = {}
     skipped: dict[str, str] = {}
-    for path in paths:
+    for name, path in paths.items():
         try:
             sequence = read_piece(path, CleaningConfig() if clean else None)
         except BadInputError as error:
             if source.is_file():
                 fail(str(error))
-            skipped[path.name] = error.reason
-            typer.echo(f"skipped {path.name}: {error.reason}")
+            skipped[name] = error.reason
+            typer.echo(f"skipped {name}: {error.reason}")
             continue
         fingered = finger(sequence, chosen, capo)
-        written = [write_tab(fingered, out / path.stem, name, title=path.stem) for name in formats]
-        summary[path.name] = {
+        stem = out / Path(name).with_suffix("")  # a folder's sub-folders are kept in `out`
+        written = [write_tab(fingered, stem, format_name, title=path.stem) for format_name in formats]
+        summary[name] = {
             "notes": len(fingered.notes),
             "cost_per_note": round(fingered.cost / max(1, len(fingered.notes)), 3),
             "adjustments": [str(a) for a in fingered.adjustments],
             "files": [str(p) for p in written],
         }
         typer.echo(
-            f"{path.name}: {len(fingered.notes)} notes, {len(fingered.adjustments)} not as written"
+            f"{name}: {len(fingered.notes)} notes, {len(fingered.adjustments)} not as written"
             f" -> {', '.join(p.name for p in written)}"
         )
     if not summary:
         fail(f"{source}: no usable MIDI among {len(paths)} file(s)")
     report = {"instrument": chosen.name, "capo": capo, "tabs": summary, "skipped": skipped}
+    out.mkdir(parents=True, exist_ok=True)
     (out / "tabs.json").write_text(json.dumps(report, indent=1, ensure_ascii=False))
     typer.echo(f"{len(summary)} tab(s) in {out}" + (f", {len(skipped)} file(s) skipped" if skipped else ""))

@@ -78,11 +78,11 @@ def compare_folder(
     `cleaning` is given); a bad file is skipped and its reason kept."""
     instrument.check_capo(capo)
     comparison = Comparison()
-    for path in midi_files(Path(folder)):
+    for name, path in midi_files(Path(folder)).items():
         try:
             sequence = read_piece(path, cleaning)
         except BadInputError as error:
-            comparison.skipped[path.name] = error.reason
+            comparison.skipped[name] = error.reason
             continue
         comparison.add(sequence, instrument, capo, config)
     return comparison

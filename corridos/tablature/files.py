@@ -48,16 +48,17 @@ def write_tab(tab: Tab, stem: Path, format_name: str, title: str = "") -> Path:
     return writer(tab, stem.with_name(stem.name + suffix), title)
 
 
-def midi_files(source: Path) -> list[Path]:
-    """`source` itself, or every MIDI file under the folder `source`; ValueError when there is none."""
+def midi_files(source: Path) -> dict[str, Path]:
+    """name -> path of `source` itself, or of every MIDI file under the folder `source` (named by
+    their path in it, so two songs of one name in two sub-folders stay apart); ValueError when none."""
     if source.is_file():
-        return [source]
+        return {source.name: source}
     if not source.is_dir():
         raise ValueError(f"{source}: no such file or folder")
     found = sorted(p for p in source.rglob("*") if p.is_file() and p.suffix.lower() in MIDI_SUFFIXES)
     if not found:
         raise ValueError(f"{source}: no MIDI files ({', '.join(MIDI_SUFFIXES)}) in this folder")
-    return found
+    return {str(path.relative_to(source)): path for path in found}
 
 
 def read_piece(path: Path, cleaning: CleaningConfig | None = None):

@@ -159,7 +159,9 @@ def finger(
     return Tab(instrument, capo, notes, positions, adjustments, cost, shortened)
 
 
-def _events(sequence, instrument: Instrument, capo: int, config: FingeringConfig, adjustments: list) -> list[_Event]:
+def _events(
+    sequence, instrument: Instrument, capo: int, config: FingeringConfig, adjustments: list[Adjustment]
+) -> list[_Event]:
     """Move notes into range, group them by onset and merge repeated pitches (recording each change)."""
     notes = to_arrays(sequence)
     pitches = [_into_range(int(p), float(s), instrument, capo, adjustments) for s, p in zip(notes.start, notes.pitch)]
@@ -178,7 +180,7 @@ def _events(sequence, instrument: Instrument, capo: int, config: FingeringConfig
     return events
 
 
-def _into_range(pitch: int, start: float, instrument: Instrument, capo: int, adjustments: list) -> int:
+def _into_range(pitch: int, start: float, instrument: Instrument, capo: int, adjustments: list[Adjustment]) -> int:
     low, high = instrument.lowest_pitch(capo), instrument.highest_pitch()
     if low <= pitch <= high:
         return pitch
@@ -190,7 +192,7 @@ def _into_range(pitch: int, start: float, instrument: Instrument, capo: int, adj
     return played
 
 
-def _add_note(event: _Event, start: float, end: float, pitch: int, adjustments: list) -> None:
+def _add_note(event: _Event, start: float, end: float, pitch: int, adjustments: list[Adjustment]) -> None:
     if pitch in event.pitches:
         twin = event.pitches.index(pitch)
         event.ends[twin] = max(event.ends[twin], end)
@@ -318,26 +320,24 @@ def _dropped(event: _Event, options: _Candidates, instrument: Instrument) -> lis
 def _tab_notes(
     events: list[_Event], candidates: list[_Candidates], chosen: list[int], instrument: Instrument
 ) -> tuple[list[tuple[TabNote, ...]], int]:
-    """TabNotes per event; a note still ringing when its string is struck again is cut there."""
-    rows: list[list[list]] = []
-    ringing: dict[int, list] = {}
+    """TabNotes per event, highest string first; a note still ringing when its string is struck
+    again is cut there, as the string itself cuts it."""
+    rows: list[list[TabNote]] = []
+    ringing: dict[int, tuple[int, int]] = {}  # string -> (row, index in row) of its latest note
     shortened = 0
     for event, options, candidate in zip(events, candidates, chosen):
-        row = []
+        row: list[TabNote] = []
         for k, pitch in enumerate(options.pitches):
             index = event.pitches.index(pitch)
-            string = int(options.strings[candidate, k])
-            note = [
-                event.starts[index],
-                event.ends[index],
-                pitch,
-                instrument.string_number(string),
-                int(options.frets[candidate, k]),
-            ]
-            if string in ringing and ringing[string][1] > note[0]:
-                ringing[string][1] = note[0]
-                shortened += 1
-            ringing[string] = note
+            string = instrument.string_number(int(options.strings[candidate, k]))
+            note = TabNote(event.starts[index], event.ends[index], pitch, string, int(options.frets[candidate, k]))
+            if string in ringing:
+                earlier_row, earlier_index = ringing[string]
+                earlier = rows[earlier_row][earlier_index]
+                if earlier.end > note.start:
+                    rows[earlier_row][earlier_index] = dataclasses.replace(earlier, end=note.start)
+                    shortened += 1
+            ringing[string] = (len(rows), len(row))
             row.append(note)
-        rows.append(sorted(row, key=lambda n: n[3]))
-    return [tuple(TabNote(*n) for n in row) for row in rows], shortened
+        rows.append(row)
+    return [tuple(sorted(row, key=lambda n: n.string)) for row in rows], shortened

@@ -13,9 +13,9 @@ CLI = [sys.executable, "-m", "corridos.cli", "tab"]
 
 @pytest.fixture
 def folder(tmp_path, write):
-    """Two good MIDI files and one that only has the name of one."""
+    """Two good MIDI files (one in a sub-folder) and one that only has the name of one."""
     write(melody(1, 80), "Band - One.mid")
-    write(band(2, 60), "Band - Two.mid")
+    write(band(2, 60), "live/Band - Two.mid")
     (tmp_path / "midi" / "Band - Broken.mid").write_bytes(b"not midi at all")
     return tmp_path / "midi"
 
@@ -29,16 +29,16 @@ def test_cli_writes_each_format_and_skips_a_bad_file_in_a_folder(folder, tmp_pat
     result = run(str(folder), "--format", "gp5", "--format", "ascii", "--capo", "2", "--out", str(out))
     assert result.returncode == 0, result.stderr
     assert "skipped Band - Broken.mid: not a MIDI file (no MThd header)" in result.stdout
-    assert sorted(p.name for p in out.iterdir()) == [
+    assert sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()) == [
         "Band - One.gp5",
         "Band - One.txt",
-        "Band - Two.gp5",
-        "Band - Two.txt",
+        "live/Band - Two.gp5",
+        "live/Band - Two.txt",
         "tabs.json",
     ]
     report = json.loads((out / "tabs.json").read_text())
     assert report["capo"] == 2 and report["skipped"] == {"Band - Broken.mid": "not a MIDI file (no MThd header)"}
-    assert report["tabs"]["Band - Two.mid"]["adjustments"]  # the band's bass is moved or dropped, and listed
+    assert report["tabs"]["live/Band - Two.mid"]["adjustments"]  # the band's bass is moved or dropped, and listed
 
 
 @pytest.mark.parametrize(
@@ -72,4 +72,4 @@ def test_evaluation_compares_viterbi_with_the_baseline_and_records_skips(folder)
     assert comparison.viterbi.cost_per_note < comparison.baseline.cost_per_note
     assert 0 <= comparison.viterbi.shift_share < comparison.baseline.shift_share <= 1
     cleaned = compare_folder(folder, cleaning=CleaningConfig(min_notes=70))
-    assert cleaned.skipped["Band - Two.mid"].startswith("too few notes left after cleaning")
+    assert cleaned.skipped["live/Band - Two.mid"].startswith("too few notes left after cleaning")
