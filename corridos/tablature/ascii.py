@@ -18,7 +18,7 @@ def ascii_tab(tab: Tab, width: int = 120) -> str:
     tab_columns = columns(tab)
     cell = 1 + max((len(str(note.fret)) for note in tab.notes), default=1)
     strings = range(1, tab.instrument.strings + 1)
-    labels = {s: pitch_name(tab.instrument.open_pitch(s) + tab.capo) for s in strings}
+    labels = {s: pitch_name(tab.instrument.open_pitch(s)) for s in strings}
     label_width = max(map(len, labels.values()))
     bars_per_row = max(1, (width - label_width - 1) // (STEPS_PER_BAR * cell + 1))
     bars = bar_count(tab_columns)
@@ -48,8 +48,8 @@ def write_ascii(tab: Tab, path: str | Path, width: int = 120) -> Path:
 
 
 def _header(tab: Tab) -> str:
-    tuning = " ".join(pitch_name(p) for p in tab.instrument.open_pitches)
+    capo = f"capo {tab.capo} (frets count from the capo)" if tab.capo else "no capo"
     return (
-        f"{tab.instrument.name.capitalize()} tab, capo {tab.capo} (tuning {tuning}; strings are labelled "
-        f"with the pitch they sound open with the capo); {TEMPO_BPM} bpm, 4/4, one cell per 32nd note"
+        f"{tab.instrument.name.capitalize()} tab, strings labelled by their tuning, {capo}; "
+        f"{TEMPO_BPM} bpm, 4/4, one cell per 32nd note"
     )

@@ -37,7 +37,7 @@ def write_picture(tab: Tab, path: str | Path, dpi: int = 100) -> Path:
         top = -row * gap
         for s in range(1, strings + 1):
             axis.plot([0, row_steps], [top - s + 1] * 2, color="0.55", linewidth=0.8)
-            label = pitch_name(tab.instrument.open_pitch(s) + tab.capo)
+            label = pitch_name(tab.instrument.open_pitch(s))
             axis.text(-1, top - s + 1, label, ha="right", va="center", fontsize=8)
         for bar in range(BARS_PER_ROW + 1):
             axis.plot([bar * STEPS_PER_BAR] * 2, [top, top - strings + 1], color="black", linewidth=1)
@@ -48,7 +48,8 @@ def write_picture(tab: Tab, path: str | Path, dpi: int = 100) -> Path:
             axis.text(x + 0.5, y, str(note.fret), ha="center", va="center", fontsize=9, bbox=_LABEL_BOX)
     axis.set_xlim(-4, row_steps + 1)
     axis.set_ylim(-(rows - 1) * gap - strings, 1.5)
-    axis.set_title(f"{tab.instrument.name.capitalize()} tab, capo {tab.capo}", fontsize=11)
+    capo = f"capo {tab.capo} (frets count from the capo)" if tab.capo else "no capo"
+    axis.set_title(f"{tab.instrument.name.capitalize()} tab, {capo}", fontsize=11)
     axis.axis("off")
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=dpi, bbox_inches="tight")

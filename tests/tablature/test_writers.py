@@ -106,27 +106,30 @@ def test_note_values_are_writable_and_add_up(steps):
     assert sum(values) == steps and all(v in (32, 24, 16, 12, 8, 6, 4, 3, 2, 1) for v in values)
 
 
-def test_ascii_tab_has_one_line_per_string_and_every_fret_at_its_step(tab):
-    text = ascii_tab(tab, width=120)
-    labels = ["B4", "F#4", "D4", "A3", "E3", "B2"]  # open strings with capo 2, highest first
+@pytest.mark.parametrize("width", [120, 250])
+def test_ascii_tab_has_one_line_per_string_and_every_fret_at_its_step(tab, width):
+    text = ascii_tab(tab, width=width)
+    labels = ["A4", "E4", "C4", "G3", "D3", "A2"]  # the tuning, highest string first
     rows = [line for line in text.splitlines() if "|" in line]
     assert len(rows) % 6 == 0 and rows
     found = set()
     cell = 3  # some frets have two digits
+    first_bar = 0
     for row_index in range(0, len(rows), 6):
         system = rows[row_index : row_index + 6]
-        assert [line.split("|")[0].strip() for line in system] == labels
-        assert len({len(line) for line in system}) == 1 and max(map(len, system)) <= 120
-        first_bar = (row_index // 6) * ((120 - 4) // (STEPS_PER_BAR * cell + 1))
+        assert [line.split("|")[0] for line in system] == labels
+        assert len({len(line) for line in system}) == 1 and max(map(len, system)) <= width
         for string, line in enumerate(system, start=1):
             cells = "".join(line.split("|")[1:])
             for match in re.finditer(r"\d+", cells):
                 found.add((first_bar * STEPS_PER_BAR + match.start() // cell, string, int(match.group())))
+        first_bar += system[0].count("|") - 1
     assert found == {(c.step, n.string, n.fret) for c in columns(tab) for n in c.notes}
 
 
 def test_ascii_tab_lists_the_notes_not_played_as_written():
     text = ascii_tab(finger(notes((0.0, 0.5, 30, 80), (0.5, 1.0, 64, 80)), GUITAR))
+    assert text.startswith("Guitar tab, strings labelled by their tuning, no capo;")
     assert "1 note(s) not played as written" in text
     assert "F#1 (octave): moved up 1 octave(s) to F#2: below the lowest note E2" in text
 
