@@ -25,6 +25,13 @@ class Instrument:
     frets: int
     max_capo: int
 
+    def __post_init__(self) -> None:
+        # Notes out of range are moved by octaves, so the range with the highest capo must hold one.
+        if self.highest_pitch() - self.lowest_pitch(self.max_capo) < 11:
+            raise ValueError(f"instrument {self.name}: its range with capo {self.max_capo} is under an octave")
+        if list(self.open_pitches) != sorted(self.open_pitches):
+            raise ValueError(f"instrument {self.name}: open strings must go from the lowest to the highest")
+
     def check_capo(self, capo: int) -> None:
         """Raise ValueError naming the instrument when `capo` is not a fret it takes a capo at."""
         if not 0 <= capo <= self.max_capo:

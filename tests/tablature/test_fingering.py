@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from corridos.tablature.fingering import FingeringConfig, finger
-from corridos.tablature.instrument import GUITAR, REQUINTO, instrument_named
+from corridos.tablature.instrument import GUITAR, REQUINTO, Instrument, instrument_named
 from tests.helpers import band, melody, notes
 
 
@@ -20,7 +20,8 @@ def chords(seed: int, count: int = 60):
 
 
 PIECES = [melody(1), melody(2, low=48, high=96), band(3), chords(4), chords(5)]
-SETUPS = [(REQUINTO, 0), (REQUINTO, 3), (REQUINTO, 7), (GUITAR, 2)]
+DROP_D = Instrument("drop-D guitar", open_pitches=(38, 45, 50, 55, 59, 64), frets=22, max_capo=9)
+SETUPS = [(REQUINTO, 0), (REQUINTO, 3), (REQUINTO, 7), (GUITAR, 2), (DROP_D, 9)]
 
 
 @pytest.mark.parametrize("instrument,capo", SETUPS)
@@ -117,5 +118,7 @@ def test_capo_and_instrument_are_checked():
         finger(melody(0), REQUINTO, 8)
     with pytest.raises(ValueError, match="instrument 'banjo'"):
         instrument_named("banjo")
+    with pytest.raises(ValueError, match="under an octave"):
+        Instrument("ukulele stub", open_pitches=(67,), frets=4, max_capo=0)
     assert REQUINTO.open_pitches == (45, 50, 55, 60, 64, 69)
     assert GUITAR.open_pitches == (40, 45, 50, 55, 59, 64)
