@@ -86,6 +86,8 @@ def main() -> None:
     for name, score in (("viterbi", comparison.viterbi), ("lowest fret", comparison.baseline)):
         print(f"{name:>12}: cost per note {score.cost_per_note:.3f}, position shifts {score.shift_share:.1%}")
     print(f"cost ratio viterbi / lowest fret: {comparison.cost_ratio:.3f} over {comparison.viterbi.notes:,} notes")
+    adjusted = ", ".join(f"{kind} {count}" for kind, count in sorted(comparison.viterbi.adjustments.items()))
+    print(f"notes not played as written: {adjusted or 'none'}")
 
 
 if __name__ == "__main__":

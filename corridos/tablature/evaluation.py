@@ -4,6 +4,7 @@ fret): mean cost per note and share of position shifts, on the same notes, by th
 from __future__ import annotations
 
 import dataclasses
+from collections import Counter
 from pathlib import Path
 
 from corridos.symbolic.cleaning import CleaningConfig
@@ -21,8 +22,10 @@ class FingeringScore:
     cost: float = 0.0
     shifts: int = 0
     transitions: int = 0  # pairs of consecutive events
+    adjustments: Counter[str] = dataclasses.field(default_factory=Counter)  # kind -> notes not played as written
 
     def add(self, tab: Tab) -> None:
+        self.adjustments.update(a.kind for a in tab.adjustments)
         self.notes += len(tab.notes)
         self.cost += tab.cost
         self.shifts += tab.shifts
@@ -63,6 +66,7 @@ class Comparison:
             "cost_per_note": {"viterbi": self.viterbi.cost_per_note, "baseline": self.baseline.cost_per_note},
             "shift_share": {"viterbi": self.viterbi.shift_share, "baseline": self.baseline.shift_share},
             "cost_ratio": self.cost_ratio,
+            "adjustments": dict(self.viterbi.adjustments),
             "skipped": self.skipped,
         }
 

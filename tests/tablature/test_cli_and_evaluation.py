@@ -71,5 +71,7 @@ def test_evaluation_compares_viterbi_with_the_baseline_and_records_skips(folder)
     assert comparison.cost_ratio < 1
     assert comparison.viterbi.cost_per_note < comparison.baseline.cost_per_note
     assert 0 <= comparison.viterbi.shift_share < comparison.baseline.shift_share <= 1
+    assert comparison.viterbi.adjustments["octave"] > 0  # the band's bass is under the requinto's A2
+    assert comparison.summary()["adjustments"] == dict(comparison.viterbi.adjustments)
     cleaned = compare_folder(folder, cleaning=CleaningConfig(min_notes=70))
     assert cleaned.skipped["live/Band - Two.mid"].startswith("too few notes left after cleaning")
