@@ -9,12 +9,14 @@ from corridos.cli.audio import audio_app
 from corridos.cli.dataset import dataset_app
 from corridos.cli.model import model_app
 from corridos.cli.pipeline import pipeline_app
+from corridos.cli.tab import tab_app
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="corridos: learn to write corridos tumbados.")
 app.add_typer(dataset_app, name="dataset")
 app.add_typer(model_app)
 app.add_typer(audio_app, name="audio")
 app.add_typer(pipeline_app, name="pipeline")
+app.add_typer(tab_app)
 
 
 def main() -> None:
