@@ -98,7 +98,7 @@ def evaluate(
     from corridos.generation.evaluation import EvaluationConfig
     from corridos.generation.evaluation import evaluate as run_evaluation
 
-    named = dict(_named(m) for m in model)
+    named = dict(_named_model(m) for m in model)
     try:
         config = config_io.load(EvaluationConfig, None, overrides(set_))
         results = run_evaluation(named, data, out, config, log_to_mlflow=mlflow)
@@ -115,7 +115,9 @@ def evaluate(
     typer.echo(f"report: {out / 'report.json'}")
 
 
-def _named(option: str) -> tuple[str, str]:
-    """(name, reference) from NAME=REF, or from REF alone, named after its folder's parent."""
-    name, equals, reference = option.partition("=")
-    return (name, reference) if equals else (Path(option).parent.name or option, option)
+def _named_model(option: str) -> tuple[str, str]:
+    """'NAME=REF' -> (NAME, REF); a bare REF is named after its folder."""
+    if "=" in option:
+        name, reference = option.split("=", 1)
+        return name, reference
+    return Path(option).parent.name or option, option

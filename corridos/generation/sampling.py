@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from corridos.config import ConfigError
 from corridos.symbolic.tokenizer import BOS, SPECIAL_TOKENS, Vocabulary
 
 # Tokens per second seen in the corpus is about 19; this bounds a runaway piece of silence-free
@@ -62,7 +63,7 @@ class SampleConfig:
             for bound, limit in field.metadata["bounds"].items():
                 holds, symbol = _BOUND_CHECKS[bound]
                 if value is not None and not holds(value, limit):
-                    raise ValueError(f"{field.name} {value} must be {symbol} {limit}")
+                    raise ConfigError(f"{field.name} {value} must be {symbol} {limit}")
 
 
 class Setting(typing.NamedTuple):

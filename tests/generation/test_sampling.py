@@ -4,6 +4,7 @@ import sys
 import numpy as np
 import pytest
 
+from corridos.config import ConfigError
 from corridos.generation.models import ModelConfig, build_model
 from corridos.generation.sampling import PrimerError, SampleConfig, Sampler, choose
 from corridos.symbolic.sequences import write_midi
@@ -119,7 +120,7 @@ def test_choose_masks_specials_and_honours_temperature_top_k_and_top_p():
     ],
 )
 def test_out_of_bounds_settings_are_refused_naming_the_setting(settings, message):
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(ConfigError, match=message):
         SampleConfig(**settings)
 
 
