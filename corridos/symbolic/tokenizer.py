@@ -122,7 +122,7 @@ class Vocabulary:
         full, rest = divmod(steps, self.max_shift_steps)
         return [self.shift(self.max_shift_steps)] * full + ([self.shift(rest)] if rest else [])
 
-    def decode(self, tokens):
+    def decode(self, tokens: np.ndarray | list[int]):
         """Tokens -> NoteSequence. Stops at EOS; ignores PAD and BOS; a note still on at the end
         is closed there (one step long at least), so any token sequence decodes."""
         step = self.config.step_seconds
