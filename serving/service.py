@@ -27,11 +27,12 @@ from typing import Annotated, Literal
 
 import bentoml
 from bentoml.validators import ContentType
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, create_model
 from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse, Response
 
 from corridos.constants import CHAMPION_ALIAS, REGISTERED_MODEL_NAME
+from corridos.generation.sampling import REQUEST_SETTINGS, SETTINGS
 
 MODEL_NAME_ENV = "CORRIDOS_MODEL_NAME"
 RELOAD_SECONDS_ENV = "CORRIDOS_RELOAD_SECONDS"
@@ -55,16 +56,25 @@ AUDIO_TYPES = {"wav": "audio/wav", "mp3": "audio/mpeg"}
 logger = logging.getLogger("bentoml.corridos")
 
 
-class Settings(bentoml.IODescriptor):
-    """Sampling settings; every one bounded, unknown fields refused (a typo is not ignored)."""
+class _StrictBody(bentoml.IODescriptor):
+    """A request body that refuses unknown fields: a typo is not ignored."""
 
     model_config = ConfigDict(extra="forbid")
-    seconds: float = Field(30.0, ge=1, le=120, description="seconds of new music")
-    temperature: float = Field(1.0, ge=0, le=2, description="0: always the likeliest token")
-    top_k: int = Field(0, ge=0, le=1000, description="0: no limit")
-    top_p: float = Field(1.0, gt=0, le=1)
-    seed: int = Field(0, ge=0, le=2**32 - 1)
-    transpose: int = Field(0, ge=-12, le=12, description="semitones applied to the output")
+
+
+# The sampling settings a request may set, each with SampleConfig's type, default and bounds (an
+# out-of-range value is answered 400 naming the field).
+Settings = create_model(
+    "Settings",
+    __base__=_StrictBody,
+    **{
+        name: (
+            SETTINGS[name].type,
+            Field(SETTINGS[name].default, description=SETTINGS[name].description, **SETTINGS[name].bounds),
+        )
+        for name in REQUEST_SETTINGS
+    },
+)
 
 
 class AudioSettings(Settings):

@@ -46,6 +46,12 @@ def band(seed: int, count: int = 200):
     return notes(*[(n.start_time, n.end_time, n.pitch, n.velocity) for n in lead.notes], *extra)
 
 
+def line(pitches: list[int], step: float = 0.25, length: float = 0.2) -> NoteArrays:
+    """Notes as arrays: the pitches one after another, every `step` seconds, each `length` long."""
+    start = np.arange(len(pitches)) * step
+    return NoteArrays(start, start + length, np.array(pitches, np.int16), np.full(len(pitches), 80, np.int16))
+
+
 def motif_song(seed: int, repeats: int = 40):
     """A learnable song: one short motif, transposed a little each time, on a 10 ms grid."""
     rng = np.random.default_rng(seed)

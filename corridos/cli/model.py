@@ -3,12 +3,24 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 
 from corridos.cli.common import fail, overrides
 
+# Light (NumPy only): the options' defaults and bounds are read when the CLI starts.
+from corridos.generation.sampling import SETTINGS
+
 model_app = typer.Typer()
+
+
+def _sample_option(name: str) -> Any:
+    """A `generate` option whose default, bounds and help are SampleConfig's field `name`'s (a
+    strict bound such as top_p > 0 is left to SampleConfig, which refuses the value)."""
+    setting = SETTINGS[name]
+    low = setting.bounds.get("ge", setting.bounds.get("gt"))
+    return typer.Option(setting.default, min=low, max=setting.bounds.get("le"), help=setting.description)
 
 
 @model_app.command()
@@ -39,32 +51,32 @@ def train(
 def generate(
     model: str = typer.Argument(..., help="A model folder or MLflow URI, e.g. models:/corridos-generator@champion."),
     out: Path = typer.Option(Path("runs/generated"), help="Output folder."),
-    seconds: float = typer.Option(30.0, min=0.1, help="Length of new music."),
-    events: int | None = typer.Option(None, min=1, help="Length in events instead of seconds."),
-    temperature: float = typer.Option(1.0, min=0.0),
-    top_k: int = typer.Option(0, min=0, help="0: no top-k."),
-    top_p: float = typer.Option(0.95, min=0.0, max=1.0),
-    seed: int = typer.Option(0, help="Same seed, same music."),
+    seconds: float = _sample_option("seconds"),
+    events: int | None = _sample_option("events"),
+    temperature: float = _sample_option("temperature"),
+    top_k: int = _sample_option("top_k"),
+    top_p: float = _sample_option("top_p"),
+    seed: int = _sample_option("seed"),
     samples: int = typer.Option(1, min=1),
-    primer: Path | None = typer.Option(None, help="A MIDI file to continue."),
-    transpose: int = typer.Option(0, help="Semitones applied to the output."),
+    primer: Path | None = typer.Option(None, help=SETTINGS["primer"].description),
+    transpose: int = _sample_option("transpose"),
     audio: bool = typer.Option(True, help="Render a WAV with FluidSynth (nylon guitar)."),
 ) -> None:
     """Generate music: MIDI, a piano-roll PNG and a WAV per sample."""
     from corridos.generation.sampling import PrimerError, SampleConfig, Sampler
     from corridos.mlops import packaging
 
-    config = SampleConfig(
-        seconds=seconds,
-        events=events,
-        temperature=temperature,
-        top_k=top_k,
-        top_p=top_p,
-        seed=seed,
-        primer=str(primer) if primer else None,
-        transpose=transpose,
-    )
     try:
+        config = SampleConfig(
+            seconds=seconds,
+            events=events,
+            temperature=temperature,
+            top_k=top_k,
+            top_p=top_p,
+            seed=seed,
+            primer=str(primer) if primer else None,
+            transpose=transpose,
+        )
         pieces = Sampler(*packaging.load(model)).generate(config, samples)
     except (PrimerError, FileNotFoundError, ValueError) as error:
         fail(str(error))
@@ -86,7 +98,7 @@ def evaluate(
     from corridos.generation.evaluation import EvaluationConfig
     from corridos.generation.evaluation import evaluate as run_evaluation
 
-    named = dict(m.split("=", 1) if "=" in m else (Path(m).parent.name or m, m) for m in model)
+    named = dict(_named_model(m) for m in model)
     try:
         config = config_io.load(EvaluationConfig, None, overrides(set_))
         results = run_evaluation(named, data, out, config, log_to_mlflow=mlflow)
@@ -101,3 +113,11 @@ def evaluate(
             f"in-scale {samples['in_scale_ratio']:.2f}  repetition {samples['repetition_ratio']:.2f}"
         )
     typer.echo(f"report: {out / 'report.json'}")
+
+
+def _named_model(option: str) -> tuple[str, str]:
+    """'NAME=REF' -> (NAME, REF); a bare REF is named after its folder."""
+    if "=" in option:
+        name, reference = option.split("=", 1)
+        return name, reference
+    return Path(option).parent.name or option, option

@@ -4,10 +4,13 @@ Every model maps tokens (batch, time) to next-token logits (batch, time, vocab) 
 decodes incrementally for sampling:
 
     cache = model.initial_cache(batch)
-    logits, cache = model.step(tokens_now, cache, position)
+    logits, cache = model.step(tokens_now, cache, position)  # (batch,) -> (batch, vocab)
 
 `step` touches only the newest token, so a whole piece costs one small call per token instead of
 a forward pass over the window. No `tf.*` inside: the same code runs on TensorFlow or JAX.
+
+Each family is a stack of one small block class (LSTMBlock, WaveNetBlock, TransformerBlock) between
+a token embedding and a linear head; each block has `call` (a whole window) and `step` (one token).
 """
 
 from __future__ import annotations
@@ -66,6 +69,8 @@ def load_model(folder: Path) -> keras.Model:
 
 
 class Generator(keras.Model):
+    """What every family shares: its config, a token embedding and a linear head to the vocabulary."""
+
     def __init__(self, config: ModelConfig, vocab_size: int):
         super().__init__()
         self.config = config
@@ -73,11 +78,23 @@ class Generator(keras.Model):
         self.embedding = layers.Embedding(vocab_size, config.embedding_dim)
         self.head = layers.Dense(vocab_size)
 
-    def initial_cache(self, batch_size: int):
-        raise NotImplementedError
 
-    def step(self, tokens, cache, position):
-        raise NotImplementedError
+# ---- LSTM
+
+
+class LSTMBlock(layers.Layer):
+    """One LSTM layer (dropout on its inputs); decoding carries its state (h, c) between steps."""
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.lstm = layers.LSTM(config.hidden_dim, return_sequences=True, return_state=True, dropout=config.dropout)
+
+    def call(self, x, training=False):
+        return self.lstm(x, training=training)[0]  # (batch, time, hidden)
+
+    def step(self, x, state):
+        x, h, c = self.lstm(x, initial_state=list(state))  # x (batch, 1, hidden); h, c (batch, hidden)
+        return x, (h, c)
 
 
 class LSTMGenerator(Generator):
@@ -85,29 +102,64 @@ class LSTMGenerator(Generator):
 
     def __init__(self, config: ModelConfig, vocab_size: int):
         super().__init__(config, vocab_size)
-        self.recurrent = [
-            layers.LSTM(config.hidden_dim, return_sequences=True, return_state=True, dropout=config.dropout)
-            for _ in range(config.layers)
-        ]
+        self.blocks = [LSTMBlock(config) for _ in range(config.layers)]
         self.dropout = layers.Dropout(config.dropout)
 
     def call(self, tokens, training=False):
-        x = self.embedding(tokens)
-        for lstm in self.recurrent:
-            x = lstm(x, training=training)[0]
-        return self.head(self.dropout(x, training=training))
+        x = self.embedding(tokens)  # (batch, time, embedding)
+        for block in self.blocks:
+            x = block(x, training=training)  # (batch, time, hidden)
+        return self.head(self.dropout(x, training=training))  # (batch, time, vocab)
 
     def initial_cache(self, batch_size: int):
-        zeros = ops.zeros((batch_size, self.config.hidden_dim))
-        return [(zeros, zeros) for _ in self.recurrent]
+        zeros = ops.zeros((batch_size, self.config.hidden_dim))  # (batch, hidden)
+        return [(zeros, zeros) for _ in self.blocks]
 
     def step(self, tokens, cache, position):
-        x = self.embedding(tokens[:, None])
+        x = self.embedding(tokens[:, None])  # (batch, 1, embedding)
         new_cache = []
-        for lstm, (h, c) in zip(self.recurrent, cache):
-            x, h, c = lstm(x, initial_state=[h, c])
-            new_cache.append((h, c))
-        return self.head(x[:, 0]), new_cache
+        for block, state in zip(self.blocks, cache):
+            x, state = block.step(x, state)  # (batch, 1, hidden)
+            new_cache.append(state)
+        return self.head(x[:, 0]), new_cache  # (batch, vocab)
+
+
+# ---- WaveNet
+
+
+class WaveNetBlock(layers.Layer):
+    """A dilated causal convolution with a gated activation, tanh(filter) * sigmoid(gate), feeding
+    a residual connection to the next block and a skip connection to the output. The last block
+    feeds only the skips, so it has no residual projection."""
+
+    def __init__(self, channels: int, kernel_size: int, dilation: int, last: bool):
+        super().__init__()
+        self.kernel_size, self.dilation = kernel_size, dilation
+        self.conv = layers.Conv1D(2 * channels, kernel_size, dilation_rate=dilation, padding="causal")
+        self.residual = None if last else layers.Dense(channels)
+        self.skip = layers.Dense(channels)
+
+    def call(self, x):
+        gated = _gate(self.conv(x))  # (batch, time, channels)
+        return self._residual(x, gated), self.skip(gated)  # both (batch, time, channels)
+
+    def step(self, x, past):
+        """x (batch, channels): the newest input; past (batch, (kernel-1)*dilation, channels): the
+        inputs before it, oldest first, which the convolution's earlier taps read."""
+        # Tap j of a causal conv reads the input (kernel-1-j)*dilation steps back; the last tap is x.
+        taps = [past[:, j * self.dilation] for j in range(self.kernel_size - 1)] + [x]  # each (batch, channels)
+        features = self.conv.bias + sum(ops.matmul(tap, self.conv.kernel[j]) for j, tap in enumerate(taps))
+        gated = _gate(features)  # (batch, channels)
+        past = ops.concatenate([past[:, 1:], x[:, None]], axis=1)  # (batch, (kernel-1)*dilation, channels)
+        return self._residual(x, gated), self.skip(gated), past
+
+    def _residual(self, x, gated):
+        return x if self.residual is None else x + self.residual(gated)
+
+
+def _gate(features):
+    filters, gates = ops.split(features, 2, axis=-1)  # each (..., channels)
+    return ops.tanh(filters) * ops.sigmoid(gates)
 
 
 class WaveNetGenerator(Generator):
@@ -118,52 +170,127 @@ class WaveNetGenerator(Generator):
         channels = config.hidden_dim
         self.dilations = [2 ** (i % config.dilation_cycle) for i in range(config.layers)]
         self.input_projection = layers.Dense(channels)
-        self.dilated = [
-            layers.Conv1D(2 * channels, config.kernel_size, dilation_rate=d, padding="causal") for d in self.dilations
+        self.blocks = [
+            WaveNetBlock(channels, config.kernel_size, d, last=i == config.layers - 1)
+            for i, d in enumerate(self.dilations)
         ]
-        self.residual = [layers.Dense(channels) for _ in self.dilations]
-        self.skip = [layers.Dense(channels) for _ in self.dilations]
         self.output_hidden = layers.Dense(channels, activation="relu")
         self.dropout = layers.Dropout(config.dropout)
 
-    def receptive_field(self) -> int:
-        return 1 + (self.config.kernel_size - 1) * sum(self.dilations)
-
     def call(self, tokens, training=False):
-        x = self.input_projection(self.embedding(tokens))
+        x = self.input_projection(self.embedding(tokens))  # (batch, time, channels)
         skips = 0
-        for conv, residual, skip in zip(self.dilated, self.residual, self.skip):
-            gated = self._gate(conv(x))
-            x = x + residual(gated)
-            skips = skips + skip(gated)
-        return self._output(skips, training)
-
-    def _gate(self, features):
-        filters, gates = ops.split(features, 2, axis=-1)
-        return ops.tanh(filters) * ops.sigmoid(gates)
-
-    def _output(self, skips, training=False):
-        hidden = self.output_hidden(ops.relu(skips))
-        return self.head(self.dropout(hidden, training=training))
+        for block in self.blocks:
+            x, skip = block(x)  # both (batch, time, channels)
+            skips = skips + skip
+        return self._output(skips, training)  # (batch, time, vocab)
 
     def initial_cache(self, batch_size: int):
-        # Per block, the block's last (kernel-1)*dilation inputs: the taps its next output reads.
         span = self.config.kernel_size - 1
         return [ops.zeros((batch_size, span * d, self.config.hidden_dim)) for d in self.dilations]
 
     def step(self, tokens, cache, position):
-        x = self.input_projection(self.embedding(tokens))
+        x = self.input_projection(self.embedding(tokens))  # (batch, channels)
         skips, new_cache = 0, []
-        k = self.config.kernel_size
-        for conv, residual, skip, d, past in zip(self.dilated, self.residual, self.skip, self.dilations, cache):
-            # Tap j of a causal conv reads the input (k-1-j)*d steps back; tap k-1 is the newest.
-            taps = [past[:, (j * d)] for j in range(k - 1)] + [x]
-            features = conv.bias + sum(ops.matmul(tap, conv.kernel[j]) for j, tap in enumerate(taps))
-            new_cache.append(ops.concatenate([past[:, 1:], x[:, None]], axis=1))
-            gated = self._gate(features)
-            x = x + residual(gated)
-            skips = skips + skip(gated)
-        return self._output(skips), new_cache
+        for block, past in zip(self.blocks, cache):
+            x, skip, past = block.step(x, past)  # x, skip (batch, channels)
+            skips = skips + skip
+            new_cache.append(past)
+        return self._output(skips), new_cache  # (batch, vocab)
+
+    def _output(self, skips, training=False):
+        hidden = self.output_hidden(ops.relu(skips))  # (..., channels)
+        return self.head(self.dropout(hidden, training=training))  # (..., vocab)
+
+
+# ---- Transformer
+
+
+class CausalSelfAttention(layers.Layer):
+    """Multi-head attention to earlier positions, rotary positions on queries and keys."""
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.heads = config.heads
+        self.head_size = config.hidden_dim // config.heads
+        self.context = config.context
+        self.qkv = layers.Dense(3 * config.hidden_dim, use_bias=False)
+        self.output_projection = layers.Dense(config.hidden_dim, use_bias=False)
+
+    def call(self, x, positions):
+        q, k, v = self._heads(x, positions)  # each (batch, heads, time, head_size)
+        time = ops.shape(x)[1]
+        causal = ops.tril(ops.ones((time, time), dtype="bool"))  # (time, time)
+        return self._attend(q, k, v, causal)  # (batch, time, width)
+
+    def step(self, x, cache, position):
+        """x (batch, 1, width). The cache is a ring of the last `context` keys and values: rotary
+        positions make attention depend only on distances, so old slots can be overwritten."""
+        q, k, v = self._heads(x, ops.reshape(position, (1,)))  # each (batch, heads, 1, head_size)
+        slot = position % self.context
+        keys = ops.slice_update(cache[0], (0, 0, slot, 0), k)  # (batch, heads, context, head_size)
+        values = ops.slice_update(cache[1], (0, 0, slot, 0), v)  # (batch, heads, context, head_size)
+        filled = ops.arange(self.context) <= position  # (context,)
+        return self._attend(q, keys, values, filled[None, :]), (keys, values)  # (batch, 1, width)
+
+    def _heads(self, x, positions):
+        batch, time = ops.shape(x)[0], ops.shape(x)[1]
+        qkv = ops.reshape(self.qkv(x), (batch, time, 3, self.heads, self.head_size))  # (batch, time, 3, heads, size)
+        qkv = ops.transpose(qkv, (2, 0, 3, 1, 4))  # (3, batch, heads, time, head_size)
+        return rotate(qkv[0], positions), rotate(qkv[1], positions), qkv[2]
+
+    def _attend(self, q, k, v, mask):
+        scores = ops.matmul(q, ops.transpose(k, (0, 1, 3, 2))) / (self.head_size**0.5)  # (batch, heads, time, keys)
+        scores = ops.where(mask[None, None], scores, ops.cast(-1e9, scores.dtype))  # masked: -1e9
+        mixed = ops.matmul(ops.softmax(scores, axis=-1), v)  # (batch, heads, time, head_size)
+        batch, time = ops.shape(q)[0], ops.shape(q)[2]
+        mixed = ops.transpose(mixed, (0, 2, 1, 3))  # (batch, time, heads, head_size)
+        mixed = ops.reshape(mixed, (batch, time, self.heads * self.head_size))  # (batch, time, width)
+        return self.output_projection(mixed)  # (batch, time, width)
+
+
+def rotate(x, positions):
+    """Rotary position embedding over the last axis of x (..., time, size)."""
+    half = ops.shape(x)[-1] // 2
+    frequencies = 1.0 / (10000.0 ** (ops.arange(half, dtype="float32") / half))  # (half,)
+    angles = ops.cast(positions, "float32")[:, None] * frequencies[None, :]  # (time, half)
+    cos, sin = ops.cast(ops.cos(angles), x.dtype), ops.cast(ops.sin(angles), x.dtype)
+    first, second = x[..., :half], x[..., half:]  # each (..., time, half)
+    return ops.concatenate([first * cos - second * sin, first * sin + second * cos], axis=-1)  # (..., time, size)
+
+
+class MLP(layers.Layer):
+    """Position-wise feed-forward: widen four times, GELU, project back."""
+
+    def __init__(self, width: int):
+        super().__init__()
+        self.expand = layers.Dense(4 * width, activation="gelu")
+        self.project = layers.Dense(width)
+
+    def call(self, x):
+        return self.project(self.expand(x))  # (batch, time, width)
+
+
+class TransformerBlock(layers.Layer):
+    """Pre-norm: x + attention(norm(x)), then x + mlp(norm(x)); dropout on both branches in training."""
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.attention_norm = layers.LayerNormalization(epsilon=1e-5)
+        self.attention = CausalSelfAttention(config)
+        self.mlp_norm = layers.LayerNormalization(epsilon=1e-5)
+        self.mlp = MLP(config.hidden_dim)
+        self.dropout = layers.Dropout(config.dropout)
+
+    def call(self, x, positions, training=False):
+        attended = self.attention(self.attention_norm(x), positions)  # (batch, time, width)
+        x = x + self.dropout(attended, training=training)  # (batch, time, width)
+        return x + self.dropout(self.mlp(self.mlp_norm(x)), training=training)  # (batch, time, width)
+
+    def step(self, x, cache, position):
+        attended, cache = self.attention.step(self.attention_norm(x), cache, position)
+        x = x + attended  # (batch, 1, width)
+        return x + self.mlp(self.mlp_norm(x)), cache  # (batch, 1, width)
 
 
 class TransformerGenerator(Generator):
@@ -178,79 +305,21 @@ class TransformerGenerator(Generator):
         self.final_norm = layers.LayerNormalization(epsilon=1e-5)
 
     def call(self, tokens, training=False):
-        x = self.input_projection(self.embedding(tokens))
-        positions = ops.arange(ops.shape(tokens)[1])
+        x = self.input_projection(self.embedding(tokens))  # (batch, time, width)
+        positions = ops.arange(ops.shape(tokens)[1])  # (time,)
         for block in self.blocks:
-            x = block(x, positions, training=training)
-        return self.head(self.final_norm(x))
+            x = block(x, positions, training=training)  # (batch, time, width)
+        return self.head(self.final_norm(x))  # (batch, time, vocab)
 
     def initial_cache(self, batch_size: int):
         heads, size = self.config.heads, self.config.hidden_dim // self.config.heads
-        zeros = ops.zeros((batch_size, heads, self.config.context, size))
+        zeros = ops.zeros((batch_size, heads, self.config.context, size))  # (batch, heads, context, head_size)
         return [(zeros, zeros) for _ in self.blocks]
 
     def step(self, tokens, cache, position):
-        x = self.input_projection(self.embedding(tokens[:, None]))
+        x = self.input_projection(self.embedding(tokens[:, None]))  # (batch, 1, width)
         new_cache = []
         for block, layer_cache in zip(self.blocks, cache):
-            x, layer_cache = block.step(x, layer_cache, position)
+            x, layer_cache = block.step(x, layer_cache, position)  # (batch, 1, width)
             new_cache.append(layer_cache)
-        return self.head(self.final_norm(x))[:, 0], new_cache
-
-
-class TransformerBlock(layers.Layer):
-    def __init__(self, config: ModelConfig):
-        super().__init__()
-        self.heads = config.heads
-        self.head_size = config.hidden_dim // config.heads
-        self.context = config.context
-        self.attention_norm = layers.LayerNormalization(epsilon=1e-5)
-        self.qkv = layers.Dense(3 * config.hidden_dim, use_bias=False)
-        self.attention_output = layers.Dense(config.hidden_dim, use_bias=False)
-        self.mlp_norm = layers.LayerNormalization(epsilon=1e-5)
-        self.mlp = keras.Sequential(
-            [layers.Dense(4 * config.hidden_dim, activation="gelu"), layers.Dense(config.hidden_dim)]
-        )
-        self.dropout = layers.Dropout(config.dropout)
-
-    def call(self, x, positions, training=False):
-        q, k, v = self._heads(self.attention_norm(x), positions)
-        length = ops.shape(x)[1]
-        causal = ops.tril(ops.ones((length, length), dtype="bool"))
-        x = x + self.dropout(self._attend(q, k, v, causal), training=training)
-        return x + self.dropout(self.mlp(self.mlp_norm(x)), training=training)
-
-    def step(self, x, cache, position):
-        """x: (batch, 1, width). The cache is a ring of the last `context` keys and values: rotary
-        positions make attention depend only on distances, so old slots can be overwritten."""
-        q, k, v = self._heads(self.attention_norm(x), ops.reshape(position, (1,)))
-        slot = position % self.context
-        keys = ops.slice_update(cache[0], (0, 0, slot, 0), k)
-        values = ops.slice_update(cache[1], (0, 0, slot, 0), v)
-        filled = ops.arange(self.context) <= position
-        x = x + self._attend(q, keys, values, filled[None, :])
-        return x + self.mlp(self.mlp_norm(x)), (keys, values)
-
-    def _heads(self, x, positions):
-        batch, length = ops.shape(x)[0], ops.shape(x)[1]
-        qkv = ops.reshape(self.qkv(x), (batch, length, 3, self.heads, self.head_size))
-        qkv = ops.transpose(qkv, (2, 0, 3, 1, 4))  # (3, batch, heads, length, head_size)
-        return rotate(qkv[0], positions), rotate(qkv[1], positions), qkv[2]
-
-    def _attend(self, q, k, v, mask):
-        scores = ops.matmul(q, ops.transpose(k, (0, 1, 3, 2))) / (self.head_size**0.5)
-        scores = ops.where(mask[None, None], scores, ops.cast(-1e9, scores.dtype))
-        mixed = ops.matmul(ops.softmax(scores, axis=-1), v)  # (batch, heads, length, head_size)
-        batch, length = ops.shape(q)[0], ops.shape(q)[2]
-        mixed = ops.reshape(ops.transpose(mixed, (0, 2, 1, 3)), (batch, length, self.heads * self.head_size))
-        return self.attention_output(mixed)
-
-
-def rotate(x, positions):
-    """Rotary position embedding over the last axis of x (..., length, size)."""
-    half = ops.shape(x)[-1] // 2
-    frequencies = 1.0 / (10000.0 ** (ops.arange(half, dtype="float32") / half))
-    angles = ops.cast(positions, "float32")[:, None] * frequencies[None, :]
-    cos, sin = ops.cast(ops.cos(angles), x.dtype), ops.cast(ops.sin(angles), x.dtype)
-    first, second = x[..., :half], x[..., half:]
-    return ops.concatenate([first * cos - second * sin, first * sin + second * cos], axis=-1)
+        return self.head(self.final_norm(x))[:, 0], new_cache  # (batch, vocab)

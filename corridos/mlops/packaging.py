@@ -14,18 +14,13 @@ from pathlib import Path
 import mlflow
 import pandas as pd
 
+from corridos.generation.sampling import REQUEST_SETTINGS, SETTINGS, SampleConfig
+
 ARTIFACT_PATH = "generator"
-# The pyfunc's input columns: SampleConfig's fields, with the primer as base64 MIDI bytes.
-_REQUEST_TYPES = {
-    "seconds": "double",
-    "temperature": "double",
-    "top_k": "long",
-    "top_p": "double",
-    "seed": "long",
-    "transpose": "long",
-    "primer_midi": "string",
-}
-_INTEGER_COLUMNS = {name for name, kind in _REQUEST_TYPES.items() if kind == "long"}
+# The pyfunc's input columns and their MLflow types: the settings a remote request may set, and
+# the primer as base64 MIDI bytes.
+_COLUMN_TYPES = {float: "double", int: "long", str: "string"}
+_REQUEST_COLUMNS = {name: _COLUMN_TYPES[SETTINGS[name].type] for name in REQUEST_SETTINGS} | {"primer_midi": "string"}
 _REQUIREMENTS = ("keras", "tensorflow-cpu", "note-seq", "numpy", "pandas", "mlflow", "pretty-midi")
 
 
@@ -39,9 +34,7 @@ class CorridosGenerator(mlflow.pyfunc.PythonModel):
         return pd.DataFrame([self.generate_one(row) for row in model_input.to_dict("records")])
 
     def generate_one(self, request: dict) -> dict:
-        from corridos.generation.sampling import SampleConfig
-
-        settings = {k: v for k, v in request.items() if k in _REQUEST_TYPES and not _missing(v)}
+        settings = {k: v for k, v in request.items() if k in _REQUEST_COLUMNS and not _missing(v)}
         with tempfile.TemporaryDirectory() as folder:
             primer = settings.pop("primer_midi", None)
             if primer:
@@ -63,14 +56,14 @@ def _missing(value) -> bool:
 
 def _typed(settings: dict) -> dict:
     """A DataFrame column with a gap turns ints into floats; give the integer fields theirs back."""
-    return {k: int(v) if k in _INTEGER_COLUMNS else v for k, v in settings.items()}
+    return {k: int(v) if _REQUEST_COLUMNS.get(k) == "long" else v for k, v in settings.items()}
 
 
 def signature():
     from mlflow.models import ModelSignature
     from mlflow.types import ColSpec, Schema
 
-    inputs = [ColSpec(kind, name, required=False) for name, kind in _REQUEST_TYPES.items()]
+    inputs = [ColSpec(kind, name, required=False) for name, kind in _REQUEST_COLUMNS.items()]
     outputs = [ColSpec("string", "midi"), ColSpec("long", "notes"), ColSpec("double", "seconds")]
     return ModelSignature(Schema(inputs), Schema(outputs))
 

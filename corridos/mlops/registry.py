@@ -105,7 +105,7 @@ def promote(
 def bits_per_note(model, vocabulary, reference: list[NoteArrays]) -> float:
     """Bits per note of `reference` under the model, each song encoded with the model's own
     vocabulary (notes outside its pitch range dropped)."""
-    from corridos.generation.evaluation import likelihood
+    from corridos.generation.likelihood import likelihood
 
     low, high = vocabulary.config.pitch_min, vocabulary.config.pitch_max
     songs = {
@@ -116,7 +116,7 @@ def bits_per_note(model, vocabulary, reference: list[NoteArrays]) -> float:
 
 
 def sample_sanity(model, vocabulary, config: PromotionConfig) -> dict[str, float]:
-    from corridos.generation.evaluation import repetition_ratio
+    from corridos.generation.features import repetition_ratio
     from corridos.generation.sampling import SampleConfig, Sampler
 
     pieces = Sampler(model, vocabulary).generate(

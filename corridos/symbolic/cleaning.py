@@ -56,10 +56,6 @@ class CleanResult:
         """The requinto line as a NoteSequence."""
         return from_arrays(self.kept_notes, self.name)
 
-    @property
-    def removed(self):
-        return from_arrays(self.removed_notes, self.name)
-
 
 def clean(sequence, config: CleaningConfig = CleaningConfig()) -> CleanResult:
     notes = to_arrays(sequence)

@@ -101,7 +101,7 @@ def find_groups(
     pairs = near_pairs(fingerprints, config)
     for members in connected(sorted(fingerprints), list(pairs)):
         if len(members) > 1:
-            score = min(s for (a, b), s in pairs.items() if a in members)
+            score = min(s for (a, _), s in pairs.items() if a in members)
             groups.append(DuplicateGroup(members, "near", score))
     if config.group_same_title:
         by_title = collections.defaultdict(list)

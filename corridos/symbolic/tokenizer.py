@@ -122,7 +122,7 @@ class Vocabulary:
         full, rest = divmod(steps, self.max_shift_steps)
         return [self.shift(self.max_shift_steps)] * full + ([self.shift(rest)] if rest else [])
 
-    def decode(self, tokens, name: str = ""):
+    def decode(self, tokens: np.ndarray | list[int]):
         """Tokens -> NoteSequence. Stops at EOS; ignores PAD and BOS; a note still on at the end
         is closed there (one step long at least), so any token sequence decodes."""
         step = self.config.step_seconds
@@ -163,7 +163,7 @@ class Vocabulary:
             pitch=np.array([n[2] for n in notes], dtype=np.int16),
             velocity=np.array([n[3] for n in notes], dtype=np.int16),
         )
-        return from_arrays(arrays.sorted(), name)
+        return from_arrays(arrays.sorted())
 
     def transpose(self, tokens: np.ndarray, semitones: int) -> np.ndarray:
         """Shift every note token by `semitones`; the caller keeps the result inside the range."""

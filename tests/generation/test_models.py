@@ -57,10 +57,9 @@ def test_transformer_cache_is_a_ring_beyond_the_context():
     np.testing.assert_allclose(ops.convert_to_numpy(logits), window, atol=1e-4)
 
 
-def test_wavenet_receptive_field_grows_with_dilation():
-    model = build_model(ModelConfig(family="wavenet", hidden_dim=16, embedding_dim=8, layers=4, dilation_cycle=4), 20)
-    assert model.dilations == [1, 2, 4, 8]
-    assert model.receptive_field() == 16
+def test_wavenet_dilations_double_then_cycle():
+    model = build_model(ModelConfig(family="wavenet", hidden_dim=16, embedding_dim=8, layers=5, dilation_cycle=3), 20)
+    assert model.dilations == [1, 2, 4, 1, 2]
 
 
 def test_save_and_load_keep_the_weights(tmp_path):

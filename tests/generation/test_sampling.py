@@ -4,6 +4,7 @@ import sys
 import numpy as np
 import pytest
 
+from corridos.config import ConfigError
 from corridos.generation.models import ModelConfig, build_model
 from corridos.generation.sampling import PrimerError, SampleConfig, Sampler, choose
 from corridos.symbolic.sequences import write_midi
@@ -96,19 +97,40 @@ def test_choose_masks_specials_and_honours_temperature_top_k_and_top_p():
     rng = lambda: [np.random.default_rng(0)]  # noqa: E731
     assert choose(LOGITS, SampleConfig(temperature=0), rng())[0] == 3
     draws = lambda config: {int(choose(LOGITS, config, [np.random.default_rng(s)])[0]) for s in range(300)}  # noqa: E731
-    assert draws(SampleConfig()) == {3, 4, 5, 6}
+    assert draws(SampleConfig(top_p=1)) == {3, 4, 5, 6}
+    assert draws(SampleConfig()) == {3, 4, 5}  # the default top_p 0.95 cuts the 0.05 tail
     assert draws(SampleConfig(top_k=2)) == {3, 4}
     assert draws(SampleConfig(top_p=0.8)) == {3, 4}  # 0.5 + 0.3 reaches 0.8
     assert draws(SampleConfig(top_p=0.81)) == {3, 4, 5}
-    assert draws(SampleConfig(top_k=1, temperature=5)) == {3}
+    assert draws(SampleConfig(top_k=1, temperature=2)) == {3}
 
 
-def test_invalid_settings_are_refused(sampler):
-    for config, message in [
-        (SampleConfig(top_p=0), "top_p"),
-        (SampleConfig(temperature=-1), "temperature"),
-        (SampleConfig(seconds=0), "seconds"),
-        (SampleConfig(top_k=-3), "top_k"),
-    ]:
-        with pytest.raises(ValueError, match=message):
-            sampler.sample_tokens(np.zeros(0, np.int32), config)
+@pytest.mark.parametrize(
+    "settings, message",
+    [
+        ({"top_p": 0}, "top_p 0 must be > 0"),
+        ({"top_p": 1.01}, "top_p 1.01 must be <= 1"),
+        ({"temperature": -1}, "temperature -1 must be >= 0"),
+        ({"seconds": 0}, "seconds 0 must be >= 1"),
+        ({"seconds": 121}, "seconds 121 must be <= 120"),
+        ({"top_k": -3}, "top_k -3 must be >= 0"),
+        ({"events": 0}, "events 0 must be >= 1"),
+        ({"seed": -1}, "seed -1 must be >= 0"),
+        ({"transpose": 13}, "transpose 13 must be <= 12"),
+    ],
+)
+def test_out_of_bounds_settings_are_refused_naming_the_setting(settings, message):
+    with pytest.raises(ConfigError, match=message):
+        SampleConfig(**settings)
+
+
+def test_cli_options_take_their_defaults_and_bounds_from_sample_config():
+    from typer.testing import CliRunner
+
+    from corridos.cli.main import app
+
+    help_text = CliRunner().invoke(app, ["generate", "--help"], env={"COLUMNS": "200"}).output
+    assert "[default: 0.95]" in help_text and "[0<=x<=1]" in help_text  # top_p
+    assert "[1<=x<=120]" in help_text  # seconds
+    refused = CliRunner().invoke(app, ["generate", "no-model", "--seconds", "121"])
+    assert refused.exit_code == 2 and "Invalid value for '--seconds'" in refused.output

@@ -218,3 +218,17 @@ def test_a_batch_gives_each_request_the_music_it_gets_alone():
     assert [[n.pitch for n in piece.notes] for piece in batch] == [[n.pitch for n in piece.notes] for piece in alone]
     with pytest.raises(ValueError, match="only in seed and transpose"):
         sampler.generate_each([SampleConfig(seconds=2), SampleConfig(seconds=3)])
+
+
+def test_request_fields_and_pyfunc_columns_are_sample_configs_settings():
+    from corridos.generation.sampling import REQUEST_SETTINGS
+    from corridos.mlops.packaging import signature
+    from serving.service import Settings
+
+    fields = Settings.model_json_schema()["properties"]
+    assert list(fields) == list(REQUEST_SETTINGS)
+    assert {name: field["default"] for name, field in fields.items()} == {
+        name: getattr(SampleConfig(), name) for name in REQUEST_SETTINGS
+    }
+    assert fields["top_p"]["exclusiveMinimum"] == 0 and fields["seconds"]["maximum"] == 120
+    assert [column.name for column in signature().inputs.inputs] == [*REQUEST_SETTINGS, "primer_midi"]

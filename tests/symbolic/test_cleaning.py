@@ -1,6 +1,7 @@
 import pytest
 
 from corridos.symbolic.cleaning import CleaningConfig, clean
+from corridos.symbolic.sequences import from_arrays
 from tests.helpers import notes, rows
 
 ONLY = dict(
@@ -24,7 +25,7 @@ def test_velocity_rule_removes_quiet_notes():
     result = clean(notes((0, 0.2, 60, 39), (1, 1.2, 62, 40), (2, 2.2, 64, 100)), only(min_velocity=40))
     assert [n.velocity for n in result.kept.notes] == [40, 100]
     assert result.removed_by_rule["velocity"] == 1
-    assert rows(result.removed) == [(0, 0.2, 60, 39)]
+    assert rows(from_arrays(result.removed_notes)) == [(0, 0.2, 60, 39)]
 
 
 def test_duration_rule_removes_single_frame_notes():
@@ -73,7 +74,7 @@ def test_rules_apply_in_order_and_count_each_note_once():
     result = clean(sequence, CleaningConfig(min_notes=1, min_in_range_share=0))
     assert result.removed_by_rule == {"velocity": 1, "duration": 0, "pitch_range": 0, "reonset": 0, "top_voice": 1}
     assert result.notes_in == 3 and result.notes_out == 1
-    assert len(result.removed.notes) == 2
+    assert len(result.removed_notes) == 2
 
 
 @pytest.mark.parametrize(

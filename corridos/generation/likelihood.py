@@ -1,0 +1,57 @@
+"""How likely a generator finds real songs: NLL per event, bits per note and perplexity."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from corridos.symbolic.tokenizer import BOS, PAD, Vocabulary
+
+# Windows scored per forward pass: enough to keep the model busy, small enough for a CPU's memory.
+BATCH_SIZE = 32
+
+
+def likelihood(model, vocabulary: Vocabulary, songs: dict[str, np.ndarray], window: int = 0) -> dict[str, float]:
+    """NLL per event (nats), bits per note (note-ons) and perplexity over all songs.
+
+    Songs are cut into consecutive windows of `window` tokens (0: the model's context), each
+    starting fresh, as in validation during training.
+    """
+    from keras import ops
+
+    inputs, targets = _windows(songs, window or model.config.context)
+    total = 0.0
+    for start in range(0, len(inputs), BATCH_SIZE):
+        logits = ops.convert_to_numpy(model(inputs[start : start + BATCH_SIZE])).astype(np.float64)
+        log_probs = logits - _logsumexp(logits)
+        batch_targets = targets[start : start + BATCH_SIZE]
+        valid = batch_targets >= 0
+        picked = np.take_along_axis(log_probs, np.maximum(batch_targets, 0)[..., None], axis=-1)[..., 0]
+        total -= picked[valid].sum()
+    events = int((targets >= 0).sum())
+    notes = int(vocabulary.is_note_on(targets[targets >= 0]).sum())
+    nll = total / events
+    return {
+        "nll_per_event": nll,
+        "bits_per_note": total / np.log(2) / max(notes, 1),
+        "perplexity": float(np.exp(nll)),
+        "events": events,
+        "notes": notes,
+    }
+
+
+def _windows(songs: dict[str, np.ndarray], window: int) -> tuple[np.ndarray, np.ndarray]:
+    """(inputs, targets), each (windows, window): BOS + song cut into consecutive windows; the
+    inputs padded with PAD and the targets with -1 (not scored)."""
+    input_rows, target_rows = [], []
+    for tokens in songs.values():
+        song = np.concatenate([[BOS], tokens]).astype(np.int32)
+        for start in range(0, len(song) - 1, window):
+            piece = song[start : start + window + 1]
+            input_rows.append(np.pad(piece[:-1], (0, window + 1 - len(piece)), constant_values=PAD))
+            target_rows.append(np.pad(piece[1:], (0, window + 1 - len(piece)), constant_values=-1))
+    return np.stack(input_rows), np.stack(target_rows)
+
+
+def _logsumexp(logits: np.ndarray) -> np.ndarray:
+    top = logits.max(axis=-1, keepdims=True)
+    return top + np.log(np.exp(logits - top).sum(axis=-1, keepdims=True))
