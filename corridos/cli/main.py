@@ -7,6 +7,7 @@ import typer
 
 from corridos.cli.audio import audio_app
 from corridos.cli.dataset import dataset_app
+from corridos.cli.demo import demo_app
 from corridos.cli.model import model_app
 from corridos.cli.pipeline import pipeline_app
 
@@ -15,6 +16,7 @@ app.add_typer(dataset_app, name="dataset")
 app.add_typer(model_app)
 app.add_typer(audio_app, name="audio")
 app.add_typer(pipeline_app, name="pipeline")
+app.add_typer(demo_app, name="demo")
 
 
 def main() -> None:
