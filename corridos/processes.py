@@ -86,6 +86,7 @@ class ServerProcess:
         self.stop()
 
     def start(self) -> ServerProcess:
+        """Spawn the command in a session of its own, its output appended to the log."""
         self.log.parent.mkdir(parents=True, exist_ok=True)
         with self.log.open("ab") as output:
             self.process = subprocess.Popen(
@@ -137,6 +138,7 @@ class ServerProcess:
             raise ServerProcessError(f"processes of {self.name} left running:\n{left}\n{self.log_tail()}")
 
     def log_tail(self, lines: int = LOG_TAIL_LINES) -> str:
+        """The log's last non-blank lines under a header naming the file, for error messages."""
         text = self.log.read_text(errors="replace") if self.log.exists() else "(no log)"
         tail = [line for line in text.splitlines() if line.strip()][-lines:]
         return f"--- last lines of {self.log} ---\n" + "\n".join(tail)

@@ -34,5 +34,5 @@ def decision_line(decision: dict) -> str:
 
 def quiet_child_environment() -> dict[str, str]:
     """Settings that keep a child process's log short: TensorFlow's C++ logs at errors only, no
-    tqdm progress bars (their redraws fill a log file). An environment variable already set wins."""
+    tqdm progress bars (their redraws fill a log file). Callers let a variable already set win."""
     return {"TF_CPP_MIN_LOG_LEVEL": "2", "TQDM_DISABLE": "1"}
