@@ -46,19 +46,26 @@ lock: $(UV)  ## re-resolve uv.lock after editing pyproject.toml
 	$(UV) lock
 
 DEMO := $(RUNS)/demo
+DEMO_LOGS := $(DEMO)/logs
 OTHER_FAMILIES := lstm wavenet
 LATEST_RUN = $$(ls -td $(RUNS)/pipeline/corridos-* | head -1)
+# a demo step: its output goes to $(DEMO_LOGS)/NAME.log, one line to the console
+DEMO_STEP = $(MAIN_ENV)/bin/corridos demo step --logs $(DEMO_LOGS)
 demo: setup demo-audio  ## the main job: audio stages, then the whole pipeline run locally, families compared, a piece served
-	$(MAIN_ENV)/bin/corridos pipeline run --corpus $(abspath $(CORPUS)) --runs $(RUNS) \
+	@$(MAIN_ENV)/bin/corridos pipeline run --corpus $(abspath $(CORPUS)) --runs $(RUNS) \
 	  --arg separator_uri=$(abspath $(DEMO_AUDIO))/separator --arg synthetic_songs=4 --arg model_family=transformer
-	set -e; dataset=$(LATEST_RUN)/build-dataset/dataset; \
+	@set -e; run=$(LATEST_RUN); dataset=$$run/build-dataset/dataset; \
 	for family in $(OTHER_FAMILIES); do \
-	  $(MAIN_ENV)/bin/corridos train $$dataset --family $$family --preset tiny --out $(DEMO)/train/$$family; \
+	  $(DEMO_STEP) train-$$family -- \
+	    $(MAIN_ENV)/bin/corridos train $$dataset --family $$family --preset tiny --out $(DEMO)/train/$$family; \
 	done; \
-	$(MAIN_ENV)/bin/corridos evaluate $$dataset --out $(DEMO)/evaluation --model transformer=$(LATEST_RUN)/train/model/model \
-	  $(foreach f,$(OTHER_FAMILIES),--model $(f)=$(DEMO)/train/$(f)/model)
-	$(MAIN_ENV)/bin/corridos generate models:/corridos-generator@champion --out $(DEMO)/generated --seconds 30 --top-k 40
-	$(MAIN_ENV)/bin/python serving/demo_call.py --out $(DEMO)/served
+	$(DEMO_STEP) evaluate-families -- $(MAIN_ENV)/bin/corridos evaluate $$dataset --out $(DEMO)/evaluation \
+	  --model transformer=$$run/train/model/model $(foreach f,$(OTHER_FAMILIES),--model $(f)=$(DEMO)/train/$(f)/model); \
+	$(DEMO_STEP) generate -- \
+	  $(MAIN_ENV)/bin/corridos generate models:/corridos-generator@champion --out $(DEMO)/generated --seconds 30 --top-k 40; \
+	$(DEMO_STEP) serve -- $(MAIN_ENV)/bin/python serving/demo_call.py --out $(DEMO)/served; \
+	$(MAIN_ENV)/bin/corridos demo summary --pipeline-run $$run --audio-evaluation $(DEMO_AUDIO)/evaluation/evaluation.json \
+	  --report $(DEMO)/evaluation/report.json --samples $(DEMO)/generated --served $(DEMO)/served --logs $(DEMO_LOGS)
 	@echo "MLflow UI: $(MAIN_ENV)/bin/mlflow ui --backend-store-uri sqlite:///$(abspath $(RUNS))/mlflow.db  (then open http://127.0.0.1:5000)"
 
 test: setup lint  ## the code gates, then the test suite
@@ -83,10 +90,12 @@ clean:  ## remove environments and local runs
 .PHONY: demo-audio
 DEMO_AUDIO := $(RUNS)/demo/audio
 demo-audio: setup  ## the audio stages on synthetic mixtures: render, train a tiny separator, separate, transcribe, score
-	rm -rf $(DEMO_AUDIO)
-	$(MAIN_ENV)/bin/corridos audio render $(CORPUS) --out $(DEMO_AUDIO)/mixtures --songs 8
-	$(MAIN_ENV)/bin/corridos audio train-separator $(DEMO_AUDIO)/mixtures --model-dir $(DEMO_AUDIO)/separator --set steps=60
-	$(MAIN_ENV)/bin/corridos audio evaluate $(DEMO_AUDIO)/mixtures --model $(DEMO_AUDIO)/separator --out $(DEMO_AUDIO)/evaluation
+	@rm -rf $(DEMO_AUDIO)
+	@$(DEMO_STEP) audio-render -- $(MAIN_ENV)/bin/corridos audio render $(CORPUS) --out $(DEMO_AUDIO)/mixtures --songs 8
+	@$(DEMO_STEP) audio-train-separator -- \
+	  $(MAIN_ENV)/bin/corridos audio train-separator $(DEMO_AUDIO)/mixtures --model-dir $(DEMO_AUDIO)/separator --set steps=60
+	@$(DEMO_STEP) audio-evaluate -- \
+	  $(MAIN_ENV)/bin/corridos audio evaluate $(DEMO_AUDIO)/mixtures --model $(DEMO_AUDIO)/separator --out $(DEMO_AUDIO)/evaluation
 
 .PHONY: k8s-tools k8s-secrets image-system images test-images
 K8S_TOOLS := k8s/tools

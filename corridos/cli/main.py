@@ -7,6 +7,7 @@ import typer
 
 from corridos.cli.audio import audio_app
 from corridos.cli.dataset import dataset_app
+from corridos.cli.demo import demo_app
 from corridos.cli.model import model_app
 from corridos.cli.pipeline import pipeline_app
 from corridos.cli.tab import tab_app
@@ -17,6 +18,7 @@ app.add_typer(model_app)
 app.add_typer(audio_app, name="audio")
 app.add_typer(pipeline_app, name="pipeline")
 app.add_typer(tab_app)
+app.add_typer(demo_app, name="demo")
 
 
 def main() -> None:

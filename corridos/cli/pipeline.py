@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import typer
 
-from corridos.cli.common import fail, overrides
+from corridos.cli.common import decision_line, fail, overrides, quiet_child_environment, stage_line
 
 pipeline_app = typer.Typer(no_args_is_help=True, help="Run the pipeline locally, compile it, or submit it to KFP.")
 
@@ -19,13 +20,21 @@ def pipeline_run(
     arg: list[str] = typer.Option([], help=PIPELINE_ARGUMENT_HELP),
     runs: Path = typer.Option(Path("runs"), help="Where the local run, its MLflow store and artifacts go."),
 ) -> None:
-    """Run the whole pipeline locally with kfp.local (MLflow: $MLFLOW_TRACKING_URI or runs/mlflow.db)."""
-    from corridos.mlops.kfp_runner import run_local
+    """Run the whole pipeline locally with kfp.local (MLflow: $MLFLOW_TRACKING_URI or runs/mlflow.db).
+
+    One line per task; what the tasks print goes to the run folder's logs/<task>.log."""
+    from corridos.mlops.kfp_runner import PipelineTaskError, TaskEnd, run_local
     from pipelines.corridos_pipeline import corridos_pipeline
 
-    decision = run_local(corridos_pipeline, {"corpus_uri": corpus, **overrides(arg)}, runs)
-    verdict = "promoted to champion" if decision["promoted"] else "not promoted"
-    typer.echo(f"model version {decision['candidate_version']}: {verdict} ({'; '.join(decision['reasons'])})")
+    def report(end: TaskEnd) -> None:
+        stage_line(f"pipeline {end.task}", end.seconds, end.succeeded)
+
+    os.environ.update({**quiet_child_environment(), **os.environ})  # the tasks inherit it
+    try:
+        decision = run_local(corridos_pipeline, {"corpus_uri": corpus, **overrides(arg)}, runs, on_task_end=report)
+    except PipelineTaskError as error:
+        fail(str(error))
+    typer.echo(decision_line(decision))
     typer.echo(f"artifacts: {runs / 'pipeline'}")
 
 

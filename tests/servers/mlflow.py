@@ -7,26 +7,22 @@ no S3 credentials.
     with running(folder, postgres_url, s3_endpoint) as server:
         monkeypatch.setenv("MLFLOW_TRACKING_URI", server.url)
 
-The server runs in its own session and is stopped by its process group: its job workers
-outlive the main pid (FINDINGS), so the stop checks that none of the session is left.
+The server is a corridos.processes.ServerProcess: stopped by its process group, and the stop
+checks that none of its session is left (mlflow's job workers outlive its main pid).
 """
 
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import dataclasses
 import os
 import signal
-import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
-from tests.servers.s3 import S3Endpoint, free_port, stop_group
+from corridos.processes import ServerProcess, free_port, http_ok
+from tests.servers.s3 import S3Endpoint
 
 MLFLOW = Path(sys.executable).parent / "mlflow"
 # seconds; the start took 27-60 s on 2 busy cores: mlflow is imported twice (the CLI, then uvicorn)
@@ -34,10 +30,6 @@ MLFLOW = Path(sys.executable).parent / "mlflow"
 START_TIMEOUT = 120.0
 STOP_GRACE = 10.0  # seconds between SIGTERM and SIGKILL
 PREFIX = "mlflow"  # where in the bucket the artifacts go
-
-
-class MLflowServerError(RuntimeError):
-    """The server could not be started or stopped; the message ends with its log tail."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,79 +65,26 @@ def running(folder: Path, database_url: str, s3: S3Endpoint) -> Iterator[MLflowS
     environment.pop("MLFLOW_TRACKING_URI", None)  # the server's own, if set, would mean something else
     # SQLAlchemy 2.1 reads a plain postgresql:// as psycopg (3), which is not installed; psycopg2 is
     backend = database_url.replace("postgresql://", "postgresql+psycopg2://", 1)
-    with open(log, "ab") as output:
-        process = subprocess.Popen(
-            [
-                MLFLOW,
-                "server",
-                "--backend-store-uri",
-                backend,
-                "--serve-artifacts",
-                "--artifacts-destination",
-                server.artifacts,
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--workers",
-                "1",
-            ],
-            cwd=folder,
-            env=environment,
-            stdin=subprocess.DEVNULL,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            preexec_fn=_stop_with_parent,
-        )
-    try:
-        _wait_until_healthy(process, server.url, log)
+    command = [
+        MLFLOW,
+        "server",
+        "--backend-store-uri",
+        backend,
+        "--serve-artifacts",
+        "--artifacts-destination",
+        server.artifacts,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        "1",
+    ]
+    # SIGTERM, not SIGKILL, if the test process dies: `mlflow server` forwards it to the uvicorn
+    # process it starts, which a SIGKILL would leave running, still serving
+    process = ServerProcess(
+        "mlflow server", command, log, cwd=folder, env=environment, death_signal=signal.SIGTERM, stop_grace=STOP_GRACE
+    )
+    with process:
+        process.wait_until(lambda: http_ok(f"{server.url}/health"), f"{server.url}/health answers", START_TIMEOUT)
         yield server
-    finally:
-        _stop(process, log)
-
-
-def _wait_until_healthy(process: subprocess.Popen, url: str, log: Path) -> None:
-    deadline = time.monotonic() + START_TIMEOUT
-    while not _healthy(url):
-        if process.poll() is not None:
-            raise MLflowServerError(f"mlflow server exited with {process.returncode}\n{_log_tail(log)}")
-        if time.monotonic() > deadline:
-            raise MLflowServerError(f"timed out after {START_TIMEOUT:.0f} s waiting for {url}/health\n{_log_tail(log)}")
-        time.sleep(0.25)
-
-
-def _healthy(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
-            return response.status == 200
-    except (urllib.error.URLError, ConnectionError, TimeoutError):
-        return False
-
-
-def _stop(process: subprocess.Popen, log: Path) -> None:
-    """SIGTERM the whole group (server, uvicorn worker, any job worker), SIGKILL what lingers."""
-    stop_group(process, STOP_GRACE)
-    # the group is gone once pgrep finds no process in the session the server started
-    deadline = time.monotonic() + STOP_GRACE
-    while (left := _session_processes(process.pid)) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    if left:
-        raise MLflowServerError(f"processes of the mlflow server left running: {left}\n{_log_tail(log)}")
-
-
-def _stop_with_parent() -> None:
-    """Runs in the child before exec: SIGTERM, not s3server's SIGKILL, if the test process dies
-    without stopping the server. `mlflow server` forwards SIGTERM to the uvicorn process it starts;
-    a SIGKILL would leave that one running, still serving."""
-    PR_SET_PDEATHSIG = 1
-    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-
-
-def _session_processes(session: int) -> str:
-    return subprocess.run(["pgrep", "-a", "-s", str(session)], capture_output=True, text=True).stdout.strip()
-
-
-def _log_tail(log: Path, lines: int = 30) -> str:
-    text = log.read_text(errors="replace") if log.exists() else "(no log)"
-    return f"--- last lines of {log} ---\n" + "\n".join(text.splitlines()[-lines:])

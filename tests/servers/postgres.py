@@ -13,18 +13,16 @@ It never touches Debian's own cluster (`main`, port 5432).
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import os
 import shutil
 import signal
 import subprocess
 import tempfile
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-from tests.servers.s3 import _signal_group, free_port
+from corridos.processes import ServerProcess, free_port
 
 BINARIES = ("initdb", "postgres")
 START_TIMEOUT = 60.0  # seconds; initdb and the start take about 2 s on 2 cores
@@ -34,7 +32,7 @@ DATABASE = USER = "mlflow"
 
 
 class PostgresError(RuntimeError):
-    """The server could not be started; the message ends with its log tail."""
+    """PostgreSQL is not installed, or initdb failed (the message holds its output)."""
 
 
 def bin_dir() -> Path | None:
@@ -64,10 +62,10 @@ def running() -> Iterator[str]:
 class PostgresServer:
     def __init__(self, folder: Path):
         self.folder = folder
-        self.data, self.log = folder / "data", folder / "postgres.log"
+        self.data = folder / "data"
         self.port = free_port()
         self.password = uuid.uuid4().hex
-        self.process: subprocess.Popen | None = None
+        self.server: ServerProcess | None = None
         # as root, drop to the postgres user (with its own groups only, not root's)
         self.as_user = dict(user=SYSTEM_USER, group=SYSTEM_USER, extra_groups=[]) if os.geteuid() == 0 else {}
 
@@ -98,35 +96,33 @@ class PostgresServer:
             "C",
             "--no-sync",
         )
-        with open(self.log, "ab") as log:
-            self.process = subprocess.Popen(
-                [
-                    binaries / "postgres",
-                    "-D",
-                    self.data,
-                    "-h",
-                    "127.0.0.1",
-                    "-p",
-                    str(self.port),
-                    "-k",
-                    self.folder,
-                    # the data is thrown away: durability only costs time
-                    "-c",
-                    "fsync=off",
-                    "-c",
-                    "synchronous_commit=off",
-                    "-c",
-                    "full_page_writes=off",
-                ],
-                cwd=self.folder,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-                preexec_fn=_die_with_parent,
-                **self.as_user,
-            )
-        self._wait_until_ready()
+        self.server = ServerProcess(
+            "postgres",
+            [
+                binaries / "postgres",
+                "-D",
+                self.data,
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "-k",
+                self.folder,
+                # the data is thrown away: durability only costs time
+                "-c",
+                "fsync=off",
+                "-c",
+                "synchronous_commit=off",
+                "-c",
+                "full_page_writes=off",
+            ],
+            self.folder / "postgres.log",
+            cwd=self.folder,
+            user=self.as_user,
+            stop_signal=signal.SIGINT,  # the fast shutdown
+            stop_grace=STOP_GRACE,
+        ).start()
+        self.server.wait_until(self._accepts_connections, "it accepts connections", START_TIMEOUT)
         with self._superuser() as connection, connection.cursor() as cursor:
             cursor.execute(f"CREATE ROLE {USER} LOGIN PASSWORD %s", (self.password,))
             cursor.execute(f"CREATE DATABASE {DATABASE} OWNER {USER}")
@@ -134,18 +130,9 @@ class PostgresServer:
         return self.url
 
     def stop(self) -> None:
-        """SIGINT is PostgreSQL's fast shutdown; SIGKILL the group if it outlives the grace period."""
-        if self.process is None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(self.process.pid, signal.SIGINT)
-        try:
-            self.process.wait(STOP_GRACE)
-        except subprocess.TimeoutExpired:
-            pass
-        _signal_group(self.process.pid, signal.SIGKILL)  # backends that lag behind the postmaster
-        self.process.wait()
-        self.process = None
+        if self.server is not None:
+            self.server.stop()
+            self.server = None
 
     def _run(self, *command) -> None:
         result = subprocess.run(
@@ -170,43 +157,17 @@ class PostgresServer:
         connection.autocommit = True  # CREATE DATABASE refuses to run in a transaction
         return contextlib.closing(connection)
 
-    def _wait_until_ready(self) -> None:
+    def _accepts_connections(self) -> bool:
         import psycopg2
 
-        deadline = time.monotonic() + START_TIMEOUT
-        while True:
-            try:
-                with self._superuser():
-                    return
-            except psycopg2.OperationalError as error:
-                if self.process.poll() is not None:
-                    raise PostgresError(
-                        f"postgres exited with {self.process.returncode}\n{self._log_tail()}"
-                    ) from error
-                if time.monotonic() > deadline:
-                    raise PostgresError(
-                        f"timed out after {START_TIMEOUT:.0f} s waiting for postgres\n{self._log_tail()}"
-                    ) from error
-            time.sleep(0.1)
+        try:
+            with self._superuser():
+                return True
+        except psycopg2.OperationalError:
+            return False
 
     def _check_url(self) -> None:
         """The URL the callers get: TCP, password, the new database."""
         import psycopg2
 
         psycopg2.connect(self.url, connect_timeout=5).close()
-
-    def _log_tail(self, lines: int = 30) -> str:
-        text = self.log.read_text(errors="replace") if self.log.exists() else "(no log)"
-        return "--- last lines of the postgres log ---\n" + "\n".join(text.splitlines()[-lines:])
-
-
-# loaded here, not in the child: after the switch to the postgres user the child can no longer
-# read Python's files under /root to import ctypes
-_LIBC = ctypes.CDLL(None, use_errno=True)
-
-
-def _die_with_parent() -> None:
-    """As s3server's: the kernel kills the server if the test process dies without stopping it.
-    Runs after the switch of user, which would have cleared an earlier setting."""
-    PR_SET_PDEATHSIG = 1
-    _LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)

@@ -8,7 +8,8 @@ files in one folder, on free 127.0.0.1 ports, authentication off inside the clus
     with running(tmp_path) as s3:
         boto3.client("s3", endpoint_url=s3.url, aws_access_key_id=s3.access_key, ...)
 
-Every daemon runs in its own process group and is stopped by that group on exit.
+Every daemon is a corridos.processes.ServerProcess: its own process group, killed by the kernel
+if the test process dies first.
 """
 
 from __future__ import annotations
@@ -16,17 +17,13 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
-import os
 import shutil
-import signal
-import socket
 import subprocess
-import time
-import urllib.error
-import urllib.request
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
+
+from corridos.processes import ServerProcess, free_port, http_ok
 
 BINARIES = ("monmaptool", "ceph-mon", "ceph-osd", "radosgw", "radosgw-admin", "ceph")
 START_TIMEOUT = 60.0  # seconds for each daemon; the whole start takes about 3 s on 2 cores
@@ -35,7 +32,7 @@ COMMAND_TIMEOUT = 60.0
 
 
 class S3ServerError(RuntimeError):
-    """The cluster could not be started; the message ends with the daemons' log tails."""
+    """Ceph is not installed, or a setup command of the cluster failed (the message holds its output)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,7 +71,7 @@ class CephCluster:
     def __init__(self, folder: Path):
         self.folder = folder.resolve()
         self.config = self.folder / "ceph.conf"
-        self.daemons: dict[str, subprocess.Popen] = {}
+        self.daemons: dict[str, ServerProcess] = {}
         self.fsid = str(uuid.uuid4())
         self.mon_port, self.rgw_port = free_port(), free_port()
 
@@ -107,7 +104,7 @@ class CephCluster:
         """SIGTERM each daemon's process group, newest first (the OSD says goodbye to the
         monitor, so the monitor goes last), then SIGKILL whatever outlives the grace period."""
         for daemon in reversed(self.daemons.values()):
-            stop_group(daemon, STOP_GRACE)
+            daemon.stop()
         self.daemons.clear()
 
     def _write_config(self) -> None:
@@ -162,20 +159,21 @@ rgw data = {self.folder}/rgw
             "monmaptool", "--create", "--fsid", self.fsid, "--addv", "a", f"[v2:127.0.0.1:{self.mon_port}]", str(monmap)
         )
         self._command("ceph-mon", "-i", "a", "--mkfs", "--monmap", str(monmap))
-        self._spawn("mon.a", "ceph-mon", "-i", "a")
-        self._wait_until("mon.a", "the monitor answers", lambda: self._succeeds("ceph", "mon", "stat"))
+        self._spawn("mon.a", "ceph-mon", "-i", "a").wait_until(
+            lambda: self._succeeds("ceph", "mon", "stat"), "the monitor answers", START_TIMEOUT
+        )
 
     def _start_osd(self) -> None:
         osd_uuid = str(uuid.uuid4())
         self._command("ceph", "osd", "new", osd_uuid)
         self._command("ceph-osd", "-i", "0", "--mkfs", "--osd-uuid", osd_uuid)
-        self._spawn("osd.0", "ceph-osd", "-i", "0")
-        self._wait_until("osd.0", "the OSD is up", self._osd_up)
+        self._spawn("osd.0", "ceph-osd", "-i", "0").wait_until(self._osd_up, "the OSD is up", START_TIMEOUT)
 
     def _start_gateway(self) -> None:
         # radosgw creates its pools before it listens; that is most of the start time
-        self._spawn("client.rgw", "radosgw", "-n", "client.rgw")
-        self._wait_until("client.rgw", "radosgw answers HTTP", self._gateway_answers)
+        self._spawn("client.rgw", "radosgw", "-n", "client.rgw").wait_until(
+            lambda: http_ok(f"http://127.0.0.1:{self.rgw_port}/"), "radosgw answers HTTP", START_TIMEOUT
+        )
 
     def _create_bucket(self, endpoint: S3Endpoint) -> None:
         import boto3
@@ -189,42 +187,21 @@ rgw data = {self.folder}/rgw
         )
         client.create_bucket(Bucket=endpoint.bucket)
 
-    def _spawn(self, name: str, *command: str) -> None:
-        """Start a daemon in the foreground (-d: no fork, log to stderr) in its own process group."""
-        with open(self._log(name), "ab") as log:
-            self.daemons[name] = subprocess.Popen(
-                [*command, "-c", str(self.config), "-d"],
-                cwd=self.folder,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-                preexec_fn=_die_with_parent,
-            )
-
-    def _wait_until(self, name: str, what: str, ready: Callable[[], bool]) -> None:
-        deadline = time.monotonic() + START_TIMEOUT
-        while not ready():
-            if self.daemons[name].poll() is not None:
-                raise S3ServerError(
-                    f"{name} exited with {self.daemons[name].returncode} before {what}\n{self._log_tail(name)}"
-                )
-            if time.monotonic() > deadline:
-                raise S3ServerError(
-                    f"timed out after {START_TIMEOUT:.0f} s waiting until {what}\n{self._log_tail(name)}"
-                )
-            time.sleep(0.2)
+    def _spawn(self, name: str, *command: str) -> ServerProcess:
+        """Start a daemon in the foreground (-d: no fork, log to stderr)."""
+        daemon = ServerProcess(
+            name,
+            [*command, "-c", str(self.config), "-d"],
+            self.folder / "log" / f"{name}.log",
+            cwd=self.folder,
+            stop_grace=STOP_GRACE,
+        )
+        self.daemons[name] = daemon.start()
+        return daemon
 
     def _osd_up(self) -> bool:
         result = self._run("ceph", "osd", "stat", "--format", "json")
         return result.returncode == 0 and json.loads(result.stdout).get("num_up_osds") == 1
-
-    def _gateway_answers(self) -> bool:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.rgw_port}/", timeout=2) as response:
-                return response.status == 200
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            return False
 
     def _command(self, *command: str) -> None:
         result = self._run(*command)
@@ -244,42 +221,3 @@ rgw data = {self.folder}/rgw
             text=True,
             timeout=COMMAND_TIMEOUT,
         )
-
-    def _log(self, name: str) -> Path:
-        return self.folder / "log" / f"{name}.log"
-
-    def _log_tail(self, name: str, lines: int = 30) -> str:
-        text = self._log(name).read_text(errors="replace") if self._log(name).exists() else "(no log)"
-        tail = [line for line in text.splitlines() if line.strip()][-lines:]
-        return f"--- last lines of {self._log(name)} ---\n" + "\n".join(tail)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _die_with_parent() -> None:
-    """Runs in the child before exec: the kernel kills it if the test process dies without
-    cleaning up (SIGKILL, a crash), so no daemon outlives its session."""
-    import ctypes
-
-    PR_SET_PDEATHSIG = 1
-    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-
-
-def stop_group(process: subprocess.Popen, grace: float) -> None:
-    """SIGTERM the process group led by `process`, then SIGKILL whatever outlives `grace` seconds."""
-    _signal_group(process.pid, signal.SIGTERM)
-    try:
-        process.wait(grace)
-    except subprocess.TimeoutExpired:
-        pass
-    _signal_group(process.pid, signal.SIGKILL)
-    process.wait()
-
-
-def _signal_group(pid: int, sig: signal.Signals) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pid, sig)
