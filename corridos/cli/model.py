@@ -6,9 +6,9 @@ from pathlib import Path
 
 import typer
 
-from corridos.cli.common import fail, overrides
+from corridos.cli.common import CorridosTyper, overrides
 
-model_app = typer.Typer()
+model_app = CorridosTyper()
 
 
 @model_app.command()
@@ -21,14 +21,10 @@ def train(
     mlflow: bool = typer.Option(True, help="Log the run and the model to MLflow."),
 ) -> None:
     """Train a generator on a dataset's train split, early-stopping on its validation split."""
-    from corridos.config import ConfigError
     from corridos.generation import train as training
 
-    try:
-        config = training.preset(preset, family, overrides(set_))
-        result = training.train(dataset, out or Path("runs/train") / family, config, log_to_mlflow=mlflow)
-    except (ConfigError, ValueError, FileNotFoundError) as error:
-        fail(str(error))
+    config = training.preset(preset, family, overrides(set_))
+    result = training.train(dataset, out or Path("runs/train") / family, config, log_to_mlflow=mlflow)
     typer.echo(
         f"model: {result.model_dir}  epochs: {result.epochs_run}  best val loss: {result.best_validation_loss:.4f}"
         + (f"  mlflow run: {result.run_id}" if result.run_id else "")
@@ -51,7 +47,7 @@ def generate(
     audio: bool = typer.Option(True, help="Render a WAV with FluidSynth (nylon guitar)."),
 ) -> None:
     """Generate music: MIDI, a piano-roll PNG and a WAV per sample."""
-    from corridos.generation.sampling import PrimerError, SampleConfig, Sampler
+    from corridos.generation.sampling import SampleConfig, Sampler
     from corridos.mlops import packaging
 
     config = SampleConfig(
@@ -64,10 +60,7 @@ def generate(
         primer=str(primer) if primer else None,
         transpose=transpose,
     )
-    try:
-        pieces = Sampler(*packaging.load(model)).generate(config, samples)
-    except (PrimerError, FileNotFoundError, ValueError) as error:
-        fail(str(error))
+    pieces = Sampler(*packaging.load(model)).generate(config, samples)
     for index, piece in enumerate(pieces):
         paths = packaging.write_sample(piece, out / f"piece-seed{seed}-{index}", audio=audio)
         typer.echo(f"{len(piece.notes)} notes, {piece.total_time:.1f} s: " + ", ".join(map(str, paths)))
@@ -86,12 +79,9 @@ def evaluate(
     from corridos.generation.evaluation import EvaluationConfig
     from corridos.generation.evaluation import evaluate as run_evaluation
 
-    named = dict(m.split("=", 1) if "=" in m else (Path(m).parent.name or m, m) for m in model)
-    try:
-        config = config_io.load(EvaluationConfig, None, overrides(set_))
-        results = run_evaluation(named, data, out, config, log_to_mlflow=mlflow)
-    except (config_io.ConfigError, FileNotFoundError, ValueError) as error:
-        fail(str(error))
+    named = dict(_named_model(m) for m in model)
+    config = config_io.load(EvaluationConfig, None, overrides(set_))
+    results = run_evaluation(named, data, out, config, log_to_mlflow=mlflow)
     for name, result in results.items():
         likelihood, samples = result["likelihood"], result["samples"]
         oa = sum(v["overlapped_area"] for v in result["features"].values()) / len(result["features"])
@@ -101,3 +91,11 @@ def evaluate(
             f"in-scale {samples['in_scale_ratio']:.2f}  repetition {samples['repetition_ratio']:.2f}"
         )
     typer.echo(f"report: {out / 'report.json'}")
+
+
+def _named_model(option: str) -> tuple[str, str]:
+    """'NAME=REF' -> (NAME, REF); a bare REF is named after its folder."""
+    if "=" in option:
+        name, reference = option.split("=", 1)
+        return name, reference
+    return Path(option).parent.name or option, option

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import typer
 
-from corridos.cli.common import fail, overrides
+from corridos.cli.common import CorridosTyper, overrides
 
-pipeline_app = typer.Typer(no_args_is_help=True, help="Run the pipeline locally, compile it, or submit it to KFP.")
+pipeline_app = CorridosTyper(no_args_is_help=True, help="Run the pipeline locally, compile it, or submit it to KFP.")
 
 PIPELINE_ARGUMENT_HELP = "Pipeline parameter NAME=VALUE (see `corridos pipeline compile` YAML), repeatable."
 
@@ -47,6 +47,7 @@ def pipeline_submit(
     run_name: str | None = typer.Option(None),
 ) -> None:
     """Compile, upload and start a run on a Kubeflow Pipelines cluster."""
+    from corridos.errors import CorridosError
     from corridos.mlops.kfp_runner import submit
     from pipelines.corridos_pipeline import corridos_pipeline
 
@@ -55,5 +56,5 @@ def pipeline_submit(
             corridos_pipeline, host, {"corpus_uri": corpus, **overrides(arg)}, experiment=experiment, run_name=run_name
         )
     except Exception as error:  # the KFP client raises many kinds for an unreachable or refusing host
-        fail(f"{host}: {type(error).__name__}: {error}")
+        raise CorridosError(f"{host}: {type(error).__name__}: {error}") from error
     typer.echo(f"run {run_id} started on {host}")

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from corridos.errors import BadInputError, ConfigError
 from corridos.symbolic.sequences import NoteArrays, to_arrays
 from corridos.symbolic.tokenizer import BOS, Vocabulary
 
@@ -48,7 +49,7 @@ def reference_songs(data: str | Path, vocabulary: Vocabulary, split: str = "vali
     if (Path(data) / DATASET_MANIFEST).is_file():
         dataset = load_dataset(data)
         if dataset.vocabulary.to_json() != vocabulary.to_json():
-            raise ValueError(f"{data}: its vocabulary differs from the model's")
+            raise BadInputError(str(data), "its vocabulary differs from the model's")
         return dataset.songs(split)
     return _songs_from_midi(data, vocabulary)
 
@@ -56,7 +57,7 @@ def reference_songs(data: str | Path, vocabulary: Vocabulary, split: str = "vali
 def _songs_from_midi(folder: str | Path, vocabulary: Vocabulary) -> dict[str, np.ndarray]:
     from corridos import storage
     from corridos.symbolic.cleaning import CleaningConfig, clean
-    from corridos.symbolic.sequences import BadInputError, from_midi_bytes
+    from corridos.symbolic.sequences import from_midi_bytes
 
     config = CleaningConfig(pitch_min=vocabulary.config.pitch_min, pitch_max=vocabulary.config.pitch_max)
     songs, problems = {}, []
@@ -72,7 +73,7 @@ def _songs_from_midi(folder: str | Path, vocabulary: Vocabulary) -> dict[str, np
             continue
         songs[name] = vocabulary.encode_arrays(result.kept_notes)
     if not songs:
-        raise ValueError(f"{folder}: no usable MIDI to evaluate on; {'; '.join(problems) or 'no files'}")
+        raise BadInputError(str(folder), f"no usable MIDI to evaluate on; {'; '.join(problems) or 'no files'}")
     return songs
 
 
@@ -174,7 +175,7 @@ def excerpt(notes: NoteArrays, seconds: float) -> NoteArrays:
 def compare_sets(generated: list[NoteArrays], reference: list[NoteArrays]) -> dict[str, dict[str, float]]:
     """For each feature: means of both sets, and OA and KLD of intra(generated) vs inter distances."""
     if len(generated) < 2 or len(reference) < 1:
-        raise ValueError("comparing sets needs at least 2 generated pieces and 1 reference piece")
+        raise ConfigError("comparing sets needs at least 2 generated pieces and 1 reference piece")
     generated_features = [features(n) for n in generated]
     reference_features = [features(n) for n in reference]
     report = {}

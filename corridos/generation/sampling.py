@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from corridos.errors import BadInputError, ConfigError
 from corridos.symbolic.tokenizer import BOS, SPECIAL_TOKENS, Vocabulary
 
 # Tokens per second seen in the corpus is about 19; this bounds a runaway piece of silence-free
@@ -29,10 +30,6 @@ class SampleConfig:
     seed: int = 0
     primer: str | None = None  # a MIDI file to continue
     transpose: int = 0  # semitones applied to the output
-
-
-class PrimerError(ValueError):
-    """The primer file cannot be continued; the message names the file and the reason."""
 
 
 def compiled_step(model):
@@ -55,12 +52,12 @@ def compiled_step(model):
 def primer_tokens(path: str | Path, vocabulary: Vocabulary) -> np.ndarray:
     """The primer's requinto line (cleaned like the corpus, quality filter off) as tokens."""
     from corridos.symbolic.cleaning import CleaningConfig, clean
-    from corridos.symbolic.sequences import BadInputError, read_midi
+    from corridos.symbolic.sequences import read_midi
 
     try:
         sequence = read_midi(path)
     except BadInputError as error:
-        raise PrimerError(f"primer {error}") from error
+        raise BadInputError(f"primer {error.name}", error.reason) from error
     config = CleaningConfig(
         pitch_min=vocabulary.config.pitch_min,
         pitch_max=vocabulary.config.pitch_max,
@@ -69,7 +66,7 @@ def primer_tokens(path: str | Path, vocabulary: Vocabulary) -> np.ndarray:
     )
     line = clean(sequence, config)
     if not line.notes_out:
-        raise PrimerError(f"primer {path}: no notes left in {config.pitch_min}-{config.pitch_max} after cleaning")
+        raise BadInputError(f"primer {path}", f"no notes left in {config.pitch_min}-{config.pitch_max} after cleaning")
     return vocabulary.encode_arrays(line.kept_notes)
 
 
@@ -185,4 +182,4 @@ def _validate(config: SampleConfig) -> None:
     ]
     for ok, message in checks:
         if not ok:
-            raise ValueError(message)
+            raise ConfigError(message)
