@@ -103,7 +103,7 @@ def load_champion(name: str, max_batch: int) -> Champion:
     for size in (s for s in BATCH_SIZES if s <= max_batch):
         sampler.generate_each([SampleConfig(seconds=1.0, seed=i) for i in range(size)])
     metrics = mlflow.MlflowClient().get_run(version.run_id).data.metrics
-    return Champion(name, str(version.version), version.run_id, metrics, sampler)
+    return Champion(name, version.version, version.run_id, metrics, sampler)
 
 
 class Batcher:
@@ -208,7 +208,7 @@ class Corridos:
 
         with self.loading:
             try:
-                current = str(registry.champion(self.model_name).version)
+                current = registry.champion(self.model_name).version
             except ModelError as error:
                 self.problem = str(error)
                 logger.error("%s", error)

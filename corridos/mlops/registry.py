@@ -56,14 +56,21 @@ def register(run_id: str, model_name: str = REGISTERED_MODEL_NAME) -> str:
     return str(version.version)
 
 
-def champion(model_name: str = REGISTERED_MODEL_NAME):
-    """The MLflow ModelVersion behind the champion alias (its version and run_id); ModelError
-    saying why when there is none, or the store cannot be read."""
+@dataclasses.dataclass(frozen=True)
+class RegisteredVersion:
+    version: str  # MLflow gives an int from a database store, a str from a server: always a str here
+    run_id: str | None  # the run that logged it (None for a model registered from outside a run)
+
+
+def champion(model_name: str = REGISTERED_MODEL_NAME) -> RegisteredVersion:
+    """The version behind the champion alias; ModelError saying why when there is none, or the
+    store cannot be read."""
     import mlflow
     from mlflow.exceptions import MlflowException
 
     try:
-        return mlflow.MlflowClient().get_model_version_by_alias(model_name, CHAMPION_ALIAS)
+        found = mlflow.MlflowClient().get_model_version_by_alias(model_name, CHAMPION_ALIAS)
+        return RegisteredVersion(str(found.version), found.run_id)
     except MlflowException as error:
         raise ModelError(
             f"no model behind models:/{model_name}@{CHAMPION_ALIAS} at {mlflow.get_tracking_uri()}: {error.message}"
@@ -93,7 +100,7 @@ def promote(
     sanity = sample_sanity(*candidate, config)
     reasons = sanity_problems(sanity, config)
     try:
-        current: str | None = str(champion(config.model_name).version)
+        current: str | None = champion(config.model_name).version
     except ModelError:
         current = None
     champion_bits = None

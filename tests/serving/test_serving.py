@@ -59,7 +59,7 @@ def service(started):
 
 def champion_version(registry) -> str:
     mlflow.set_tracking_uri(registry["uri"])
-    return str(model_registry.champion(MODEL_NAME).version)
+    return model_registry.champion(MODEL_NAME).version
 
 
 def post_json(url: str, endpoint: str, body, timeout: float = 120) -> requests.Response:
