@@ -5,6 +5,7 @@ calls them from the main env across the bridge). Checks that the stages run and 
 artifacts; quality is the test suite's business."""
 
 import csv
+import logging
 import sys
 from pathlib import Path
 
@@ -15,6 +16,10 @@ from corridos.audio.separation import SeparatorTrainingConfig, separate_files, t
 from corridos.audio.transcription import transcribe_files
 
 RATE = 44100
+# tf.estimator logs a deprecation notice per training hook, basic_pitch one per model backend it
+# lacks; only errors say something here.
+logging.getLogger().setLevel(logging.ERROR)
+logging.getLogger("tensorflow").setLevel(logging.ERROR)
 work = Path(sys.argv[1] if len(sys.argv) > 1 else "/tmp/smoke")
 data = work / "mixtures"
 rng = np.random.default_rng(0)
