@@ -100,7 +100,7 @@ def main() -> None:
     if done.returncode != 0:
         raise SystemExit(f"timing run failed:\n{done.stderr[-2000:]}")
     timing = json.loads(done.stdout.strip().splitlines()[-1])
-    quality = stages.evaluate(mixtures, model, args.work.resolve() / "evaluation", progress=False)
+    quality = stages.evaluate(mixtures, model, args.work.resolve() / "evaluation", progress=False).report
     print(f"separation over {timing['files']} files ({timing['audio_seconds']} s of audio), 2 cores:")
     print(f"  real-time factor, model loaded once:   {timing['separation_rtf_loaded_once']:.3f}")
     print(f"  real-time factor, model loaded per file: {timing['separation_rtf_loaded_per_file']:.3f}")

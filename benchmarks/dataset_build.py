@@ -26,8 +26,8 @@ def main() -> None:
             began = time.perf_counter()
             result = build_dataset(args.corpus, Path(out) / "ds", workers=workers, progress=False)
             wall = time.perf_counter() - began
-        files = result.summary["files"]["total"]
-        notes = result.summary["notes_in"]
+        files = result.report["files"]["total"]
+        notes = result.report["notes_in"]
         print(
             f"workers={workers} cores={os.cpu_count()}: {files} files, {notes:,} notes in {wall:.1f} s wall "
             f"-> {files / wall:.1f} files/s, {notes / wall:,.0f} notes/s (target <= 60 s)"

@@ -17,6 +17,7 @@ def ingest(
     from corridos import storage
     from corridos.audio import synthesis
     from corridos.constants import AUDIO_SUFFIXES
+    from corridos.errors import BadInputError
 
     out = Path(audio.path)
     if synthetic_songs > 0:
@@ -30,7 +31,7 @@ def ingest(
                 shutil.copyfile(storage.local_copy(uri, out / ".cache"), target)
     names = sorted(p.name for p in (out / "mix").glob("*")) if (out / "mix").is_dir() else []
     if not names:
-        raise ValueError(f"no recordings: nothing under {audio_uri!r} and synthetic_songs={synthetic_songs}")
+        raise BadInputError(f"audio_uri {audio_uri!r}", f"no recordings there, and synthetic_songs={synthetic_songs}")
     size = -(-len(names) // max(1, chunks))
     return [json.dumps(names[i : i + size]) for i in range(0, len(names), size)]
 
@@ -43,12 +44,13 @@ def prepare_separator(separator_uri: str, mixtures: Input[Dataset], steps: int, 
 
     from corridos import storage
     from corridos.audio import stages
+    from corridos.errors import ConfigError
 
     if separator_uri:
         shutil.copytree(storage.local_copy(separator_uri, Path(separator.path).parent / ".cache"), separator.path)
         return
     if not (Path(mixtures.path) / "train.csv").is_file():
-        raise ValueError("no separator_uri given and no rendered mixtures to train one on (set synthetic_songs > 0)")
+        raise ConfigError("no separator_uri given and no rendered mixtures to train one on (set synthetic_songs > 0)")
     stages.train_separator(mixtures.path, separator.path, "tiny", {"steps": steps}, progress=False)
 
 

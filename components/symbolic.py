@@ -22,10 +22,10 @@ def build_dataset(
     sources = [corpus_uri] + [str(Path(t.path) / "midi") for t in transcriptions if (Path(t.path) / "midi").is_dir()]
     result = build(sources, dataset.path, config_io.from_dict(DatasetConfig, json.loads(config)), progress=False)
     with tracking.start_stage_run("dataset", "dataset", parent_run_id):
-        mlflow.set_tag("dataset_version", result.version)
-        mlflow.log_dict(result.summary, "summary.json")
+        mlflow.set_tag("dataset_version", result.report["version"])
+        mlflow.log_dict(result.report, "summary.json")
         mlflow.log_artifact(str(Path(dataset.path) / "manifest.json"))
         mlflow.log_artifacts(str(Path(dataset.path) / "pianorolls"), "pianorolls")
-        for split, row in result.summary["splits"].items():
+        for split, row in result.report["splits"].items():
             mlflow.log_metrics({f"{split}_{key}": value for key, value in row.items()})
-    return json.dumps(result.summary["files"])
+    return json.dumps(result.report["files"])

@@ -1,18 +1,18 @@
-"""Stage configs are dataclasses; this module reads them from YAML/JSON files and overrides."""
+"""Stage configs are dataclasses; this module builds them from YAML/JSON files, preset tables and
+overrides, and turns them (or any result holding dataclasses and paths) into plain JSON values."""
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import typing
 from pathlib import Path
 from typing import Any, TypeVar
 
+from corridos.errors import ConfigError
+
 T = TypeVar("T")
-
-
-class ConfigError(ValueError):
-    """A config file or override names an unknown field or holds a value of the wrong type."""
 
 
 def from_dict(cls: type[T], values: dict[str, Any], where: str = "config") -> T:
@@ -24,29 +24,55 @@ def from_dict(cls: type[T], values: dict[str, Any], where: str = "config") -> T:
     if unknown:
         raise ConfigError(f"{where}: unknown field(s) {', '.join(unknown)}; known: {', '.join(fields)}")
     hints = typing.get_type_hints(cls)
-    kwargs = {}
-    for name, value in values.items():
-        hint = hints[name]
-        if dataclasses.is_dataclass(hint):
-            value = from_dict(hint, value, f"{where}.{name}")
-        elif typing.get_origin(hint) is tuple and isinstance(value, list):
-            value = tuple(value)
-        kwargs[name] = value
+    kwargs = {name: from_plain(hints[name], value, f"{where}.{name}") for name, value in values.items()}
     return cls(**kwargs)
 
 
-def to_dict(config: Any) -> dict[str, Any]:
-    return json.loads(json.dumps(dataclasses.asdict(config)))
+def from_plain(hint: Any, value: Any, where: str) -> Any:
+    """A plain JSON value as the type `hint` names: dataclasses from mappings, tuples from lists,
+    paths from strings; any other value as it is."""
+    if dataclasses.is_dataclass(hint):
+        return from_dict(hint, value, where)
+    if typing.get_origin(hint) is tuple and isinstance(value, list):
+        return tuple(value)
+    if hint is Path and isinstance(value, str):
+        return Path(value)
+    return value
+
+
+def to_dict(value: Any) -> Any:
+    """A config (or any value holding dataclasses, paths and tuples) as plain JSON values."""
+    return json.loads(json.dumps(value, default=_plain_default))
+
+
+def _plain_default(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
 def load(cls: type[T], path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> T:
     """Defaults, then the file (YAML or JSON), then dotted overrides such as {"cleaning.min_velocity": 30}."""
-    values: dict[str, Any] = {}
-    if path is not None:
-        values = _read_file(Path(path))
+    values = _read_file(Path(path)) if path is not None else {}
+    return _with_overrides(cls, values, overrides, str(path or cls.__name__))
+
+
+def from_preset(
+    cls: type[T], presets: dict[str, dict[str, Any]], name: str, overrides: dict[str, Any] | None = None
+) -> T:
+    """Defaults, then the preset's values (a mapping of field values in `presets`), then dotted
+    overrides such as {"model.layers": 3}."""
+    if name not in presets:
+        raise ConfigError(f"unknown preset {name!r}; expected one of {', '.join(presets)}")
+    return _with_overrides(cls, copy.deepcopy(presets[name]), overrides, f"preset {name}")
+
+
+def _with_overrides(cls: type[T], values: dict[str, Any], overrides: dict[str, Any] | None, where: str) -> T:
     for dotted, value in (overrides or {}).items():
         _set_dotted(values, dotted, value)
-    return from_dict(cls, values, str(path or cls.__name__))
+    return from_dict(cls, values, where)
 
 
 def parse_override(text: str) -> tuple[str, Any]:

@@ -24,14 +24,11 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from corridos.errors import ServerProcessError
+
 PR_SET_PDEATHSIG = 1  # prctl option from <linux/prctl.h>
 POLL_SECONDS = 0.2
 LOG_TAIL_LINES = 30
-
-
-class ServerProcessError(RuntimeError):
-    """A server exited, did not become ready in time, or left processes behind; the message ends
-    with the tail of its log."""
 
 
 def free_port() -> int:

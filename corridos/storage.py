@@ -11,6 +11,8 @@ import hashlib
 import os
 from pathlib import Path
 
+from corridos.errors import BadInputError
+
 
 def is_s3(location: str | Path) -> bool:
     return str(location).startswith("s3://")
@@ -20,7 +22,7 @@ def split_s3(uri: str) -> tuple[str, str]:
     """'s3://bucket/a/b' -> ('bucket', 'a/b')."""
     bucket, _, key = uri.removeprefix("s3://").partition("/")
     if not bucket:
-        raise ValueError(f"{uri}: not an s3://bucket/key URI")
+        raise BadInputError(uri, "not an s3://bucket/key URI")
     return bucket, key
 
 
@@ -100,7 +102,7 @@ def local_copy(location: str | Path, cache_dir: Path) -> Path:
     if not is_s3(location):
         return Path(location)
     uri = str(location).rstrip("/")
-    target = cache_dir / hashlib.sha256(uri.encode()).hexdigest()[:16] / file_name(uri)
+    target = cache_dir / sha256_hex(uri.encode())[:16] / file_name(uri)
     done = target.parent / ".complete"
     if done.exists():
         return target
@@ -132,6 +134,7 @@ def upload_folder(folder: Path, uri: str) -> list[str]:
 
 
 def sha256_hex(data: bytes) -> str:
+    """The hex SHA-256 of `data`: the one content hash of files, keys and versions."""
     return hashlib.sha256(data).hexdigest()
 
 

@@ -1,18 +1,25 @@
 """Audio image smoke test, run inside the image: make two tiny synthetic songs (a plucked
 requinto-like line over a noise accompaniment), train a separator for a few steps, separate one
-mixture and transcribe the separation. Checks that the stages run and write their artifacts;
-quality is the test suite's business."""
+mixture and transcribe the separation, calling the audio-env functions in-process (smoke.sh then
+calls them from the main env across the bridge). Checks that the stages run and write their
+artifacts; quality is the test suite's business."""
 
 import csv
-import json
-import subprocess
+import logging
 import sys
 from pathlib import Path
 
 import numpy as np
 import soundfile
 
+from corridos.audio.separation import SeparatorTrainingConfig, separate_files, train_separator
+from corridos.audio.transcription import transcribe_files
+
 RATE = 44100
+# tf.estimator logs a deprecation notice per training hook, basic_pitch one per model backend it
+# lacks; only errors say something here.
+logging.getLogger().setLevel(logging.ERROR)
+logging.getLogger("tensorflow").setLevel(logging.ERROR)
 work = Path(sys.argv[1] if len(sys.argv) > 1 else "/tmp/smoke")
 data = work / "mixtures"
 rng = np.random.default_rng(0)
@@ -43,44 +50,10 @@ for split, split_rows in rows.items():
         csv.writer(stream).writerows([["mix_path", "requinto_path", "accompaniment_path", "duration"], *split_rows])
 
 
-def run(*args: str) -> None:
-    print("$", " ".join(args), flush=True)
-    subprocess.run([sys.executable, *args], check=True)
-
-
 model = work / "separator"
-run(
-    "-m",
-    "corridos.audio.separation",
-    "train",
-    "--data",
-    str(data),
-    "--model-dir",
-    str(model),
-    "--no-progress",
-    "--config-json",
-    json.dumps({"steps": 3, "chunk_seconds": 5.0}),
-)
-run(
-    "-m",
-    "corridos.audio.separation",
-    "separate",
-    str(data / "mix" / "song2.wav"),
-    "--model",
-    str(model),
-    "--out",
-    str(work / "separated"),
-    "--no-progress",
-)
-run(
-    "-m",
-    "corridos.audio.transcription",
-    "transcribe",
-    str(work / "separated"),
-    "--out",
-    str(work / "transcribed"),
-    "--no-progress",
-)
+train_separator(data, model, SeparatorTrainingConfig(steps=3, chunk_seconds=5.0), progress=False)
+separate_files([str(data / "mix" / "song2.wav")], str(model), work / "separated", progress=False)
+transcribe_files([str(work / "separated")], work / "transcribed", progress=False)
 midi = sorted((work / "transcribed").rglob("*.mid"))
 stems = sorted((work / "separated").rglob("*.wav"))
 assert stems and midi, f"missing artifacts: stems {stems}, midi {midi}"

@@ -35,7 +35,7 @@ def register_latest_training(family: str, model_name: str) -> tuple[str, str]:
     """Register the newest `family` training run's generator and point the champion alias at it."""
     import mlflow
 
-    from corridos.constants import CHAMPION_ALIAS
+    from corridos.mlops import registry
 
     runs = mlflow.search_runs(
         filter_string=f"tags.stage = 'train' and tags.model_family = '{family}' and attributes.status = 'FINISHED'",
@@ -46,8 +46,8 @@ def register_latest_training(family: str, model_name: str) -> tuple[str, str]:
     if not runs:
         sys.exit(f"no finished {family} training run in {mlflow.get_tracking_uri()}; train one first")
     run_id = runs[0].info.run_id
-    version = str(mlflow.register_model(f"runs:/{run_id}/generator", model_name).version)
-    mlflow.MlflowClient().set_registered_model_alias(model_name, CHAMPION_ALIAS, version)
+    version = registry.register(run_id, model_name)
+    registry.set_champion(version, model_name)
     return run_id, version
 
 

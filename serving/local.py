@@ -22,18 +22,17 @@ STOP_GRACE = 20.0  # seconds between SIGTERM and SIGKILL: the workers finish the
 
 def register_champion(model_dir: str | Path, model_name: str, metrics: dict[str, float] | None = None) -> str:
     """Log a saved model folder as a new run's generator, register it and make it the champion
-    (in the store MLFLOW_TRACKING_URI names); returns the version."""
+    without the gate (in the store MLFLOW_TRACKING_URI names); returns the version."""
     import mlflow
 
-    from corridos.constants import CHAMPION_ALIAS
-    from corridos.mlops import packaging, tracking
+    from corridos.mlops import packaging, registry, tracking
 
     tracking.configure()
-    with mlflow.start_run(run_name="serving-local"):
+    with mlflow.start_run(run_name="serving-local") as run:
         mlflow.log_metrics(metrics or {})
-        logged = packaging.log(Path(model_dir), registered_name=model_name)
-    version = str(logged.registered_model_version)
-    mlflow.MlflowClient().set_registered_model_alias(model_name, CHAMPION_ALIAS, version)
+        packaging.log(Path(model_dir))
+    version = registry.register(run.info.run_id, model_name)
+    registry.set_champion(version, model_name)
     return version
 
 

@@ -31,7 +31,7 @@ from pydantic import ConfigDict, Field, create_model
 from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse, Response
 
-from corridos.constants import CHAMPION_ALIAS, REGISTERED_MODEL_NAME
+from corridos.constants import REGISTERED_MODEL_NAME
 from corridos.generation.sampling import REQUEST_SETTINGS, SETTINGS
 
 MODEL_NAME_ENV = "CORRIDOS_MODEL_NAME"
@@ -97,37 +97,23 @@ class Champion:
     sampler: object
 
 
-class NoChampion(RuntimeError):
-    """The registry has no version behind the champion alias (or the store cannot be read)."""
-
-
-def read_champion_version(name: str):
-    import mlflow
-    from mlflow.exceptions import MlflowException
-
-    try:
-        return mlflow.MlflowClient().get_model_version_by_alias(name, CHAMPION_ALIAS)
-    except MlflowException as error:
-        raise NoChampion(
-            f"no model behind models:/{name}@{CHAMPION_ALIAS} at {mlflow.get_tracking_uri()}: {error.message}"
-        ) from error
-
-
 def load_champion(name: str, max_batch: int) -> Champion:
     """The champion version's generator, compiled for every batch size up to max_batch before it
-    serves."""
+    serves. The version's logged model folder is loaded as a Keras model (packaging.load), not
+    through its pyfunc: requests are batched across clients by `Sampler.generate_each`, which the
+    pyfunc's one-row-per-request `predict` cannot do."""
     import mlflow
 
     from corridos.generation.sampling import SampleConfig, Sampler
-    from corridos.mlops import packaging
+    from corridos.mlops import packaging, registry
 
-    version = read_champion_version(name)
+    version = registry.champion(name)
     # By version, not by alias: the alias may move while this loads.
     sampler = Sampler(*packaging.load(f"models:/{name}/{version.version}"))
     for size in (s for s in BATCH_SIZES if s <= max_batch):
         sampler.generate_each([SampleConfig(seconds=1.0, seed=i) for i in range(size)])
     metrics = mlflow.MlflowClient().get_run(version.run_id).data.metrics
-    return Champion(name, str(version.version), version.run_id, metrics, sampler)
+    return Champion(name, version.version, version.run_id, metrics, sampler)
 
 
 class Batcher:
@@ -208,13 +194,14 @@ def _generate_padded(sampler, configs: list) -> list:
 @bentoml.service(traffic={"timeout": 300, "max_concurrency": 64}, workers=1)
 class Corridos:
     def __init__(self) -> None:
+        from corridos.errors import ConfigError
         from corridos.mlops import tracking
 
         self.model_name = os.environ.get(MODEL_NAME_ENV, REGISTERED_MODEL_NAME)
         self.tracking_uri = tracking.configure()
         self.max_batch = int(os.environ.get(MAX_BATCH_ENV, BATCH_SIZES[-1]))
         if self.max_batch not in BATCH_SIZES:
-            raise ValueError(f"{MAX_BATCH_ENV}={self.max_batch}: expected one of {BATCH_SIZES}")
+            raise ConfigError(f"{MAX_BATCH_ENV}={self.max_batch}: expected one of {BATCH_SIZES}")
         self.reload_seconds = float(os.environ.get(RELOAD_SECONDS_ENV, 60))
         self.champion: Champion | None = None
         self.problem = "loading"
@@ -226,16 +213,21 @@ class Corridos:
 
     def _load(self) -> dict:
         """Load the champion unless it is the version served already; keep the old one on failure."""
+        from corridos.errors import ModelError
+        from corridos.mlops import registry
+
         with self.loading:
             try:
-                current = str(read_champion_version(self.model_name).version)
+                current = registry.champion(self.model_name).version
+            except ModelError as error:
+                self.problem = str(error)
+                logger.error("%s", error)
+                return self.status()
+            try:
                 if self.champion is None or self.champion.version != current:
                     self.champion = load_champion(self.model_name, self.max_batch)
                     logger.info("serving %s version %s", self.model_name, self.champion.version)
                 self.problem = ""
-            except NoChampion as error:
-                self.problem = str(error)
-                logger.error("%s", error)
             except Exception as error:  # a broken new version: keep serving the old one, and say so
                 self.problem = f"loading the champion of {self.model_name} failed: {error!r}"
                 logger.exception("loading the champion failed")
@@ -306,7 +298,8 @@ class Corridos:
         return await self._respond(settings, primer, "midi")
 
     async def _respond(self, settings: dict, primer: Path | None, kind: str) -> Response:
-        from corridos.generation.sampling import PrimerError, SampleConfig
+        from corridos.errors import BadInputError
+        from corridos.generation.sampling import SampleConfig
 
         champion = self.champion
         if champion is None:
@@ -317,7 +310,7 @@ class Corridos:
             try:
                 config = SampleConfig(**settings, primer=_checked_primer(primer, Path(folder)))
                 piece = await self.batcher.generate(champion.sampler, config)
-            except PrimerError as error:
+            except BadInputError as error:  # only the primer is a file the sampler reads
                 message = str(error).replace(str(Path(folder) / PRIMER_FILE), "upload")
                 return JSONResponse({"error": message, "field": "primer"}, status_code=400)
             body = await asyncio.to_thread(_encode, piece, kind, Path(folder))
@@ -327,25 +320,25 @@ class Corridos:
 
 
 def _checked_primer(upload: Path | None, folder: Path) -> str | None:
-    """The upload as a .mid file the sampler can read; PrimerError names what is wrong with it."""
-    from corridos.generation.sampling import PrimerError
-    from corridos.symbolic.sequences import BadInputError, read_midi
+    """The upload as a .mid file the sampler can read; BadInputError names what is wrong with it."""
+    from corridos.errors import BadInputError
+    from corridos.symbolic.sequences import read_midi
 
     if upload is None:
         return None
     data = upload.read_bytes()
     if len(data) > MAX_PRIMER_BYTES:
-        raise PrimerError(f"primer upload: {len(data)} bytes; at most {MAX_PRIMER_BYTES}")
+        raise BadInputError("primer upload", f"{len(data)} bytes; at most {MAX_PRIMER_BYTES}")
     if not data.startswith(b"MThd"):
-        raise PrimerError("primer upload: not a MIDI file (a Standard MIDI File starts with 'MThd')")
+        raise BadInputError("primer upload", "not a MIDI file (a Standard MIDI File starts with 'MThd')")
     path = folder / PRIMER_FILE
     path.write_bytes(data)
     try:
         length = read_midi(path).total_time
     except BadInputError as error:
-        raise PrimerError(f"primer upload: {error.reason}") from error
+        raise BadInputError("primer upload", error.reason) from error
     if length > MAX_PRIMER_SECONDS:
-        raise PrimerError(f"primer upload: {length:.0f} s long; at most {MAX_PRIMER_SECONDS:.0f} s")
+        raise BadInputError("primer upload", f"{length:.0f} s long; at most {MAX_PRIMER_SECONDS:.0f} s")
     return str(path)
 
 

@@ -50,7 +50,7 @@ def tiny_dataset(tmp_path_factory):
     for seed in range(12):
         write_midi(motif_song(seed), folder / "midi" / f"Band {seed % 4} - Motif {seed}.mid")
     config = DatasetConfig(split=SplitConfig(validation_fraction=0.25), piano_roll_songs=0)
-    return build_dataset(folder / "midi", folder / "dataset", config, workers=1, progress=False).path
+    return build_dataset(folder / "midi", folder / "dataset", config, workers=1, progress=False).out_dir
 
 
 @pytest.fixture(scope="session")

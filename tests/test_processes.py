@@ -11,7 +11,8 @@ import time
 
 import pytest
 
-from corridos.processes import ServerProcess, ServerProcessError
+from corridos.errors import ServerProcessError
+from corridos.processes import ServerProcess
 
 PYTHON = sys.executable
 

@@ -119,11 +119,11 @@ def test_dataset_from_s3_equals_the_one_from_a_folder(midi_folder, prefix, tmp_p
     from_s3 = build_dataset(source, tmp_path / "from-s3", progress=False)
     from_folder = build_dataset(midi_folder, tmp_path / "from-folder", progress=False)
 
-    manifest = json.loads((from_s3.path / "manifest.json").read_text())
+    manifest = json.loads((from_s3.out_dir / "manifest.json").read_text())
     assert manifest["source"] == source
     assert {f["uri"] for f in manifest["files"]} == {source + p.name for p in midi_folder.iterdir()}
     corrupt = next(f for f in manifest["files"] if f["name"] == "corrupt.mid")
     assert corrupt["status"] == "skipped" and corrupt["reason"].startswith("corrupt MIDI")
-    assert from_s3.summary == from_folder.summary
-    assert from_s3.summary["files"] == {"total": 9, "used": 8, "skipped": 1}
-    assert list((from_s3.path / "pianorolls").glob("*.png"))  # drawn from the S3 objects too
+    assert from_s3.report == from_folder.report
+    assert from_s3.report["files"] == {"total": 9, "used": 8, "skipped": 1}
+    assert list((from_s3.out_dir / "pianorolls").glob("*.png"))  # drawn from the S3 objects too

@@ -15,18 +15,10 @@ import numpy as np
 
 from corridos import storage
 from corridos.constants import AUDIO_SUFFIXES
-from corridos.manifest import ManifestEntry
+from corridos.errors import BadInputError
+from corridos.manifest import ManifestEntry, StageResult
 
 MANIFEST = "manifest.json"
-
-
-class BadAudioError(ValueError):
-    """An input cannot be used; `reason` says why in words that go into the manifest."""
-
-    def __init__(self, name: str, reason: str):
-        super().__init__(f"{name}: {reason}")
-        self.name = name
-        self.reason = reason
 
 
 @dataclasses.dataclass
@@ -53,19 +45,19 @@ def list_inputs(sources: list[str]) -> list[str]:
 
 
 def read_audio(uri: str, source: AudioSource, sample_rate: int, limits: AudioLimits) -> np.ndarray:
-    """(frames, channels) float32 at `sample_rate`; raises BadAudioError for anything unusable."""
+    """(frames, channels) float32 at `sample_rate`; raises BadInputError for anything unusable."""
     import soundfile
 
     name = storage.file_name(uri)
     if not name.lower().endswith(AUDIO_SUFFIXES):
-        raise BadAudioError(name, f"not an audio file name (expected {', '.join(AUDIO_SUFFIXES)})")
+        raise BadInputError(name, f"not an audio file name (expected {', '.join(AUDIO_SUFFIXES)})")
     try:
         data = storage.read_bytes(uri)
     except OSError as error:
-        raise BadAudioError(name, f"unreadable: {error}") from error
+        raise BadInputError(name, f"unreadable: {error}") from error
     source.sha256 = storage.sha256_hex(data)
     if not data:
-        raise BadAudioError(name, "empty file")
+        raise BadInputError(name, "empty file")
     try:
         # Length is checked from the header first, so an hour-long file is refused unread.
         info = soundfile.info(io.BytesIO(data))
@@ -73,20 +65,20 @@ def read_audio(uri: str, source: AudioSource, sample_rate: int, limits: AudioLim
         _check_length(name, seconds, limits)
         waveform, rate = soundfile.read(io.BytesIO(data), dtype="float32", always_2d=True)
     except RuntimeError as error:  # libsndfile's errors for corrupt or unknown formats
-        raise BadAudioError(name, f"unreadable audio: {error}") from error
+        raise BadInputError(name, f"unreadable audio: {error}") from error
     source.seconds = round(seconds, 3)
     peak = float(np.abs(waveform).max()) if waveform.size else 0.0
     peak_dbfs = 20 * np.log10(peak) if peak > 0 else -np.inf
     if peak_dbfs < limits.silence_dbfs:
-        raise BadAudioError(name, f"silent: peak {peak_dbfs:.0f} dBFS < {limits.silence_dbfs:.0f} dBFS")
+        raise BadInputError(name, f"silent: peak {peak_dbfs:.0f} dBFS < {limits.silence_dbfs:.0f} dBFS")
     return resample(waveform, rate, sample_rate)
 
 
 def _check_length(name: str, seconds: float, limits: AudioLimits) -> None:
     if seconds < limits.min_seconds:
-        raise BadAudioError(name, f"too short: {seconds:.2f} s < {limits.min_seconds} s")
+        raise BadInputError(name, f"too short: {seconds:.2f} s < {limits.min_seconds} s")
     if seconds > limits.max_seconds:
-        raise BadAudioError(name, f"too long: {seconds:.0f} s > {limits.max_seconds:.0f} s")
+        raise BadInputError(name, f"too long: {seconds:.0f} s > {limits.max_seconds:.0f} s")
 
 
 def resample(waveform: np.ndarray, rate: int, target_rate: int) -> np.ndarray:
@@ -112,18 +104,21 @@ def load_wav(path: str | Path) -> tuple[np.ndarray, int]:
     return waveform, rate
 
 
-def write_manifest(out_dir: Path, stage: str, sources: list[AudioSource], extra: dict) -> Path:
+def write_manifest(out_dir: Path, stage: str, sources: list[AudioSource], extra: dict) -> StageResult:
+    """Write out_dir/manifest.json: the stage, `extra` figures, the seconds of audio used, the
+    counts and every file's entry."""
     used = sum(s.status == "used" for s in sources)
     manifest = {
         "stage": stage,
         **extra,
+        "audio_seconds": round(sum(s.seconds for s in sources if s.status == "used"), 3),
         "summary": {"files": len(sources), "used": used, "skipped": len(sources) - used},
         "files": [dataclasses.asdict(s) for s in sources],
     }
     path = out_dir / MANIFEST
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(manifest, indent=1, ensure_ascii=False))
-    return path
+    return StageResult.of_entries(out_dir, manifest, sources)
 
 
 def read_manifest(out_dir: str | Path) -> dict:

@@ -1,7 +1,7 @@
 """Requinto separation with Spleeter: train a 2-stem model, and separate many files with it.
 
-Runs in the AUDIO environment (TensorFlow 2.12; see FINDINGS), called by the main environment
-through `python -m corridos.audio.separation` (corridos.audio.stages does that).
+Runs in the AUDIO environment (TensorFlow 2.12), called from the main environment through
+corridos.audio.bridge (corridos.audio.stages does that).
 
 Two Spleeter behaviours are worked around here:
 - `Separator.separate` goes through a tf.estimator that rebuilds the graph and restores the
@@ -13,12 +13,9 @@ Two Spleeter behaviours are worked around here:
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 import logging
-import os
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -28,8 +25,10 @@ import numpy as np
 from corridos import config as config_io
 from corridos import storage
 from corridos.audio import io as audio_io
-from corridos.audio.io import AudioLimits, AudioSource, BadAudioError
+from corridos.audio.io import AudioLimits, AudioSource
 from corridos.constants import AUDIO_SAMPLE_RATE
+from corridos.errors import BadInputError, ModelError
+from corridos.manifest import StageResult
 
 # A trained model folder holds its Spleeter parameters beside the checkpoints.
 SPLEETER_PARAMS = "spleeter.json"
@@ -39,10 +38,6 @@ MIX_NAME = "mix"
 PRETRAINED_PREFIX = "spleeter:"
 TRAIN_CSV = "train.csv"
 VALIDATION_CSV = "validation.csv"
-
-
-class ModelError(RuntimeError):
-    """The model cannot be used: missing, empty or incomplete. The message says how to get one."""
 
 
 @dataclasses.dataclass
@@ -66,10 +61,11 @@ class SeparatorTrainingConfig:
     seed: int = 0
 
 
-PRESETS = {
-    "tiny": SeparatorTrainingConfig(),
+# Field values over SeparatorTrainingConfig's defaults (corridos.config.from_preset).
+PRESETS: dict[str, dict] = {
+    "tiny": {},
     # Spleeter's published 2-stem architecture and schedule, for GPU nodes.
-    "full": SeparatorTrainingConfig(
+    "full": dict(
         steps=200_000,
         learning_rate=1e-4,
         frames=512,
@@ -196,20 +192,11 @@ class RequintoSeparator:
         self._session.close()
 
 
-@dataclasses.dataclass
-class SeparationResult:
-    out_dir: Path
-    manifest: Path
-    used: int
-    skipped: int
-    audio_seconds: float
-    separation_seconds: float  # model time only: the figure behind the real-time factor
-
-
 def separate_files(
     inputs: list[str], model: str, out_dir: Path, config: SeparationConfig = SeparationConfig(), progress: bool = True
-) -> SeparationResult:
-    """Separate every input into `out_dir/<song>/<instrument>.wav`; bad files are skipped and recorded."""
+) -> StageResult:
+    """Separate every input into `out_dir/<song>/<instrument>.wav`; bad files are skipped and
+    recorded in the manifest, the result's report."""
     from tqdm import tqdm
 
     params, model_dir = resolve_model(model, Path(config.cache_dir))
@@ -221,9 +208,9 @@ def separate_files(
         song = source.name.rsplit(".", 1)[0]
         try:
             if song in seen:
-                raise BadAudioError(source.name, f"an earlier input is also named {song!r}")
+                raise BadInputError(source.name, f"an earlier input is also named {song!r}")
             waveform = _stereo(source.name, audio_io.read_audio(uri, source, separator.sample_rate, config.limits))
-        except BadAudioError as error:
+        except BadInputError as error:
             source.skip(error.reason)
             continue
         seen.add(song)
@@ -234,17 +221,13 @@ def separate_files(
             path = audio_io.write_wav(out_dir / song / f"{instrument}.wav", stem, separator.sample_rate)
             source.outputs[instrument] = str(path)
     separator.close()
-    audio_seconds = sum(s.seconds for s in sources if s.status == "used")
     extra = {
         "model": model,
         "instruments": list(separator.instruments),
         "config": config_io.to_dict(config),
-        "audio_seconds": round(audio_seconds, 3),
         "separation_seconds": round(model_seconds, 3),
     }
-    manifest = audio_io.write_manifest(out_dir, "separate", sources, extra)
-    used = sum(s.status == "used" for s in sources)
-    return SeparationResult(out_dir, manifest, used, len(sources) - used, audio_seconds, model_seconds)
+    return audio_io.write_manifest(out_dir, "separate", sources, extra)
 
 
 def _stereo(name: str, waveform: np.ndarray) -> np.ndarray:
@@ -252,23 +235,25 @@ def _stereo(name: str, waveform: np.ndarray) -> np.ndarray:
     if channels == 1:
         return np.repeat(waveform, 2, axis=1)
     if channels != 2:
-        raise BadAudioError(name, f"{channels} channels; expected mono or stereo")
+        raise BadInputError(name, f"{channels} channels; expected mono or stereo")
     return waveform
 
 
-def train_separator(data_dir: Path, model_dir: Path, config: SeparatorTrainingConfig, progress: bool = True) -> dict:
+def train_separator(
+    data_dir: Path, model_dir: Path, config: SeparatorTrainingConfig, progress: bool = True
+) -> StageResult:
     """Train a requinto/accompaniment U-Net on `data_dir`'s train.csv/validation.csv mixtures.
 
     The CSVs hold `mix_path, requinto_path, accompaniment_path, duration`, paths relative to
-    `data_dir` (corridos.audio.synthesis writes them). Returns the training summary also saved as
-    training.json in the model folder.
+    `data_dir` (corridos.audio.synthesis writes them). The result's report is the training
+    summary, also saved as training.json in the model folder.
     """
     data_dir, model_dir = data_dir.resolve(), model_dir.resolve()
     for csv in (TRAIN_CSV, VALIDATION_CSV):
         if not (data_dir / csv).is_file():
             raise FileNotFoundError(f"{data_dir / csv}: missing; render mixtures first (`corridos audio render`)")
     if model_dir.exists() and any(model_dir.iterdir()):
-        raise ModelError(f"{model_dir}: not empty; train into a new folder")
+        raise BadInputError(str(model_dir), "not empty; train into a new folder")
     model_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="corridos-spleeter-cache-") as cache_dir:
         params = spleeter_params(config, model_dir, data_dir, Path(cache_dir))
@@ -282,7 +267,7 @@ def train_separator(data_dir: Path, model_dir: Path, config: SeparatorTrainingCo
         "config": config_io.to_dict(config),
     }
     (model_dir / TRAINING_SUMMARY).write_text(json.dumps(summary, indent=1))
-    return summary
+    return StageResult(model_dir, summary)
 
 
 def _train_and_evaluate(params: dict, config: SeparatorTrainingConfig, data_dir: Path, progress: bool) -> dict:
@@ -362,43 +347,3 @@ def _progress_hook(steps: int, progress: bool):
             self._bar.close()
 
     return ProgressHook()
-
-
-def main(argv: list[str] | None = None) -> None:
-    """`python -m corridos.audio.separation {separate,train} ...`: the audio env side of the CLI.
-
-    Results are the artifacts (manifest.json, training.json); a known failure prints `error: ...`
-    and exits 2, so the caller can show it as is.
-    """
-    parser = argparse.ArgumentParser(prog="python -m corridos.audio.separation")
-    commands = parser.add_subparsers(dest="command", required=True)
-    separate = commands.add_parser("separate", help="separate audio files with a trained model")
-    separate.add_argument("inputs", nargs="+", help="audio files, folders or s3:// prefixes")
-    separate.add_argument("--model", required=True, help="model folder, s3:// URI or spleeter:NAME")
-    separate.add_argument("--out", required=True, type=Path)
-    separate.add_argument("--config-json", default="{}", help="SeparationConfig fields as JSON")
-    train = commands.add_parser("train", help="train a requinto/accompaniment separator")
-    train.add_argument("--data", required=True, type=Path, help="folder with train.csv and validation.csv")
-    train.add_argument("--model-dir", required=True, type=Path)
-    train.add_argument("--preset", choices=sorted(PRESETS), default="tiny")
-    train.add_argument("--config-json", default="{}", help="SeparatorTrainingConfig fields over the preset")
-    train.add_argument("--no-progress", action="store_true")
-    separate.add_argument("--no-progress", action="store_true")
-    args = parser.parse_args(argv)
-    try:
-        if args.command == "separate":
-            config = config_io.from_dict(SeparationConfig, json.loads(args.config_json))
-            separate_files(args.inputs, args.model, args.out, config, progress=not args.no_progress)
-        else:
-            preset = config_io.to_dict(PRESETS[args.preset])
-            config = config_io.from_dict(SeparatorTrainingConfig, {**preset, **json.loads(args.config_json)})
-            train_separator(args.data, args.model_dir, config, progress=not args.no_progress)
-    except (ModelError, FileNotFoundError, config_io.ConfigError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        raise SystemExit(2) from error
-
-
-if __name__ == "__main__":
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    logging.getLogger("tensorflow").setLevel(logging.ERROR)  # tf.estimator's deprecation notices
-    main()

@@ -1,5 +1,5 @@
 """The audio stages as main-env functions: each runs in the audio env (corridos.audio.bridge) and
-returns what it wrote; plus the end-to-end evaluation on held-out synthetic mixtures.
+returns a StageResult; plus the end-to-end evaluation on held-out synthetic mixtures.
 
     mixtures = synthesis.render_mixtures(synthesis.corpus_songs(CORPUS, 8), "runs/audio/mixtures")
     train_separator("runs/audio/mixtures", "runs/audio/separator")
@@ -11,18 +11,19 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from corridos import config as config_io
+from corridos.audio import bridge
 from corridos.audio import io as audio_io
 from corridos.audio import metrics as audio_metrics
-from corridos.audio.bridge import run_stage
-from corridos.audio.separation import PRESETS, TRAINING_SUMMARY, SeparationConfig
+from corridos.audio.separation import PRESETS, SeparationConfig, SeparatorTrainingConfig
 from corridos.audio.synthesis import REFERENCE_DIR, load_mixtures
 from corridos.audio.transcription import MIDI_DIR, TranscriptionConfig
+from corridos.errors import BadInputError
+from corridos.manifest import StageResult
 
 EVALUATION = "evaluation.json"
 
@@ -33,23 +34,16 @@ def train_separator(
     preset: str = "tiny",
     overrides: dict | None = None,
     progress: bool = True,
-) -> dict:
-    """Train a separator on rendered mixtures (train.csv/validation.csv); returns training.json."""
-    if preset not in PRESETS:
-        raise ValueError(f"unknown preset {preset!r}; expected one of {', '.join(PRESETS)}")
-    args = [
-        "train",
-        "--data",
-        str(data_dir),
-        "--model-dir",
-        str(model_dir),
-        "--preset",
-        preset,
-        "--config-json",
-        json.dumps(overrides or {}),
-    ]
-    run_stage("corridos.audio.separation", args + _progress_flag(progress))
-    return json.loads((Path(model_dir) / TRAINING_SUMMARY).read_text())
+) -> StageResult:
+    """Train a separator on rendered mixtures (train.csv/validation.csv); the report is training.json."""
+    config = config_io.from_preset(SeparatorTrainingConfig, PRESETS, preset, overrides)
+    return _stage_result(
+        "corridos.audio.separation:train_separator",
+        data_dir=data_dir,
+        model_dir=model_dir,
+        config=config,
+        progress=progress,
+    )
 
 
 def separate(
@@ -58,20 +52,16 @@ def separate(
     out_dir: str | Path,
     config: SeparationConfig = SeparationConfig(),
     progress: bool = True,
-) -> dict:
-    """Requinto and accompaniment stems of every input, under out_dir/<song>/; returns the manifest."""
-    args = [
-        "separate",
-        *map(str, inputs),
-        "--model",
-        str(model),
-        "--out",
-        str(out_dir),
-        "--config-json",
-        json.dumps(config_io.to_dict(config)),
-    ]
-    run_stage("corridos.audio.separation", args + _progress_flag(progress))
-    return audio_io.read_manifest(out_dir)
+) -> StageResult:
+    """Requinto and accompaniment stems of every input, under out_dir/<song>/; the report is the manifest."""
+    return _stage_result(
+        "corridos.audio.separation:separate_files",
+        inputs=inputs,
+        model=model,
+        out_dir=out_dir,
+        config=config,
+        progress=progress,
+    )
 
 
 def transcribe(
@@ -80,20 +70,21 @@ def transcribe(
     config: TranscriptionConfig = TranscriptionConfig(),
     stem: str = "requinto",
     progress: bool = True,
-) -> dict:
-    """MIDI of every input (or of each song's `stem` in separation folders) under out_dir/midi/."""
-    args = [
-        "transcribe",
-        *map(str, inputs),
-        "--out",
-        str(out_dir),
-        "--stem",
-        stem,
-        "--config-json",
-        json.dumps(config_io.to_dict(config)),
-    ]
-    run_stage("corridos.audio.transcription", args + _progress_flag(progress))
-    return audio_io.read_manifest(out_dir)
+) -> StageResult:
+    """MIDI of every input (or of each song's `stem` in separation folders) under out_dir/midi/;
+    the report is the manifest."""
+    return _stage_result(
+        "corridos.audio.transcription:transcribe_files",
+        inputs=inputs,
+        out_dir=out_dir,
+        config=config,
+        stem=stem,
+        progress=progress,
+    )
+
+
+def _stage_result(target: str, **kwargs) -> StageResult:
+    return config_io.from_dict(StageResult, bridge.call(target, **kwargs), target)
 
 
 def tune_transcription(
@@ -111,28 +102,15 @@ def tune_transcription(
     mixtures = load_mixtures(mixtures_dir)
     pairs = [[str(a), str(r)] for a, r in zip(mixtures.paths("requinto", split), mixtures.references(split))]
     if not pairs:
-        raise ValueError(f"{mixtures_dir}: no {split} mixtures")
-    with tempfile.TemporaryDirectory(prefix="corridos-tune-") as folder:
-        pairs_path, results_path = Path(folder) / "pairs.json", Path(folder) / "results.json"
-        pairs_path.write_text(json.dumps(pairs))
-        run_stage(
-            "corridos.audio.transcription",
-            [
-                "tune",
-                "--pairs",
-                str(pairs_path),
-                "--out",
-                str(results_path),
-                "--onsets",
-                ",".join(map(str, onset_thresholds)),
-                "--frames",
-                ",".join(map(str, frame_thresholds)),
-                "--config-json",
-                json.dumps(config_io.to_dict(config)),
-                *_progress_flag(progress),
-            ],
-        )
-        return json.loads(results_path.read_text())
+        raise BadInputError(str(mixtures_dir), f"no {split} mixtures")
+    return bridge.call(
+        "corridos.audio.transcription:tune_thresholds",
+        pairs=pairs,
+        onset_thresholds=onset_thresholds,
+        frame_thresholds=frame_thresholds,
+        config=config,
+        progress=progress,
+    )
 
 
 def transcribed_sequences(out_dir: str | Path) -> dict:
@@ -141,10 +119,6 @@ def transcribed_sequences(out_dir: str | Path) -> dict:
 
     manifest = audio_io.read_manifest(out_dir)
     return {f["name"]: read_midi(f["outputs"]["midi"]) for f in manifest["files"] if f["status"] == "used"}
-
-
-def _progress_flag(progress: bool) -> list[str]:
-    return [] if progress else ["--no-progress"]
 
 
 @dataclasses.dataclass
@@ -163,13 +137,14 @@ def evaluate(
     config: TranscriptionConfig = TranscriptionConfig(),
     split: str = "validation",
     progress: bool = True,
-) -> dict:
+) -> StageResult:
     """Separate and transcribe the held-out mixtures; SDR against the mixture baseline, note F1
-    of the solo requinto render and of the separated stem. Writes out_dir/evaluation.json."""
+    of the solo requinto render and of the separated stem. Writes out_dir/evaluation.json; the
+    result's report is its summary."""
     mixtures = load_mixtures(mixtures_dir)
     mixes = [str(p) for p in mixtures.paths("mix", split)]
     if not mixes:
-        raise ValueError(f"{mixtures_dir}: no {split} mixtures")
+        raise BadInputError(str(mixtures_dir), f"no {split} mixtures")
     out_dir = Path(out_dir)
     separation = separate(mixes, model, out_dir / "separated", progress=progress)
     solo = transcribe([str(p) for p in mixtures.paths("requinto", split)], out_dir / "solo", config, progress=progress)
@@ -181,8 +156,8 @@ def evaluate(
         "sdr_mixture_db": _mean(scores, "sdr_mixture"),
         "f1_solo": _mean(scores, "f1_solo"),
         "f1_separated": _mean(scores, "f1_separated"),
-        "separation_rtf": round(separation["separation_seconds"] / separation["audio_seconds"], 4),
-        "transcription_rtf": round(solo["transcription_seconds"] / solo["audio_seconds"], 4),
+        "separation_rtf": _real_time_factor(separation.report, "separation_seconds"),
+        "transcription_rtf": _real_time_factor(solo.report, "transcription_seconds"),
     }
     report = {
         "model": str(model),
@@ -191,10 +166,14 @@ def evaluate(
         "config": config_io.to_dict(config),
         "summary": summary,
         "mixtures": [dataclasses.asdict(s) for s in scores],
-        "transcription_after_separation": after["summary"],
+        "transcription_after_separation": after.report["summary"],
     }
     (out_dir / EVALUATION).write_text(json.dumps(report, indent=1))
-    return summary
+    return StageResult(out_dir, summary, used=len(scores))
+
+
+def _real_time_factor(manifest: dict, model_seconds: str) -> float:
+    return round(manifest[model_seconds] / manifest["audio_seconds"], 4)
 
 
 def _score(name: str, mixtures_dir: Path, out_dir: Path) -> MixtureScores:

@@ -29,8 +29,9 @@ from corridos.constants import (
     REQUINTO_PITCH_MIN,
     SOUNDFONT_PATH,
 )
+from corridos.errors import BadInputError, CorridosError
 from corridos.symbolic.cleaning import CleaningConfig, clean
-from corridos.symbolic.sequences import BadInputError, NoteArrays, from_midi_bytes, import_note_seq, to_arrays
+from corridos.symbolic.sequences import NoteArrays, from_midi_bytes, from_parts, to_arrays, write_midi
 
 STEMS = ("mix", "requinto", "accompaniment")
 REFERENCE_DIR = "reference"
@@ -38,10 +39,6 @@ MIXTURES_MANIFEST = "mixtures.json"
 # General MIDI programs for the accompaniment.
 ACOUSTIC_BASS_PROGRAM = 32
 STEEL_GUITAR_PROGRAM = 25
-
-
-class SynthesisError(RuntimeError):
-    """FluidSynth or its soundfont is missing, or a render failed."""
 
 
 @dataclasses.dataclass
@@ -110,7 +107,7 @@ def corpus_songs(
             songs.append(Song(storage.file_name(uri).rsplit(".", 1)[0], result.kept_notes, result.removed_notes))
         if len(songs) == count:
             return songs
-    raise SynthesisError(f"{corpus}: only {len(songs)} usable song(s) of the {count} asked for")
+    raise BadInputError(str(corpus), f"only {len(songs)} usable song(s) of the {count} asked for")
 
 
 def song_from_sequence(sequence, name: str, cleaning: CleaningConfig = CleaningConfig()) -> Song:
@@ -244,28 +241,12 @@ def check_fluidsynth() -> None:
     import shutil
 
     if shutil.which("fluidsynth") is None or not SOUNDFONT_PATH.is_file():
-        raise SynthesisError(f"fluidsynth or {SOUNDFONT_PATH} missing; run `make system`")
+        raise CorridosError(f"fluidsynth or {SOUNDFONT_PATH} missing; run `make system`")
 
 
 def write_notes_midi(parts: list[tuple[NoteArrays, int]], path: Path) -> Path:
     """A MIDI file with one instrument per (notes, GM program) part."""
-    note_seq = import_note_seq()
-    sequence = note_seq.NoteSequence(ticks_per_quarter=220)
-    sequence.tempos.add(qpm=120.0)
-    for instrument, (notes, program) in enumerate(parts):
-        for start, end, pitch, velocity in zip(notes.start, notes.end, notes.pitch, notes.velocity):
-            sequence.notes.add(
-                start_time=float(start),
-                end_time=float(end),
-                pitch=int(pitch),
-                velocity=int(velocity),
-                instrument=instrument,
-                program=program,
-            )
-    sequence.total_time = max((float(n.end.max()) for n, _ in parts if len(n)), default=0.0)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    note_seq.sequence_proto_to_midi_file(sequence, str(path))
-    return path
+    return write_midi(from_parts(parts), path, program=None)
 
 
 def render(parts: list[tuple[NoteArrays, int]], sample_rate: int = AUDIO_SAMPLE_RATE) -> np.ndarray:
@@ -290,7 +271,7 @@ def render(parts: list[tuple[NoteArrays, int]], sample_rate: int = AUDIO_SAMPLE_
         ]
         done = subprocess.run(command, capture_output=True, text=True)
         if done.returncode != 0 or not wav.is_file():
-            raise SynthesisError(f"fluidsynth failed ({done.returncode}): {done.stderr.strip()[-500:]}")
+            raise CorridosError(f"fluidsynth failed ({done.returncode}): {done.stderr.strip()[-500:]}")
         audio, _ = audio_io.load_wav(wav)
     return audio
 

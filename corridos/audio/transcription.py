@@ -1,21 +1,15 @@
 """Requinto transcription with Basic Pitch: audio -> monophonic-ish MIDI in the requinto's range.
 
-Runs in the AUDIO environment, called by the main environment through
-`python -m corridos.audio.transcription`. The model is the ONNX export shipped in the basic-pitch wheel,
-run with onnxruntime (3x faster than its TF SavedModel on 2 cores; see FINDINGS), loaded once
-per batch. Model activations and note decoding are separate steps, so thresholds can be tuned on
-one inference.
+Runs in the AUDIO environment, called from the main environment through corridos.audio.bridge.
+The model is the ONNX export shipped in the basic-pitch wheel, run with onnxruntime (on 2 cores
+3x faster than its TF SavedModel, with the same notes), loaded once per batch. Model activations
+and note decoding are separate steps, so thresholds can be tuned on one inference.
 """
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import itertools
-import json
-import logging
-import os
-import sys
 import time
 from pathlib import Path
 
@@ -24,16 +18,14 @@ import numpy as np
 from corridos import config as config_io
 from corridos import storage
 from corridos.audio import io as audio_io
-from corridos.audio.io import AudioLimits, AudioSource, BadAudioError
+from corridos.audio.io import AudioLimits, AudioSource
 from corridos.constants import NYLON_GUITAR_PROGRAM, REQUINTO_PITCH_MAX, TRANSCRIPTION_PITCH_MIN
+from corridos.errors import BadInputError, ModelError
+from corridos.manifest import StageResult
 
 MIDI_DIR = "midi"
 # Windows of audio sent to onnxruntime per call: batching amortises the per-call overhead.
 WINDOWS_PER_CALL = 8
-
-
-class ModelError(RuntimeError):
-    """Basic Pitch's ONNX model is missing: the audio env is incomplete."""
 
 
 @dataclasses.dataclass
@@ -135,24 +127,15 @@ def write_midi(notes: list[TranscribedNote], path: Path) -> Path:
     return path
 
 
-@dataclasses.dataclass
-class TranscriptionResult:
-    out_dir: Path
-    manifest: Path
-    used: int
-    skipped: int
-    audio_seconds: float
-    transcription_seconds: float  # model and decoding only: the figure behind the real-time factor
-
-
 def transcribe_files(
     inputs: list[str],
     out_dir: Path,
     config: TranscriptionConfig = TranscriptionConfig(),
     stem: str = "requinto",
     progress: bool = True,
-) -> TranscriptionResult:
-    """Transcribe every input into `out_dir/midi/<song>.mid`; bad files are skipped and recorded.
+) -> StageResult:
+    """Transcribe every input into `out_dir/midi/<song>.mid`; bad files are skipped and recorded
+    in the manifest, the result's report.
 
     An input may be a separation output folder: its `stem` WAV of each song is transcribed, under
     the song's name. The midi/ folder is a valid source for the dataset stage.
@@ -166,9 +149,9 @@ def transcribe_files(
         sources.append(source)
         try:
             if song in seen:
-                raise BadAudioError(song, "an earlier input has the same name")
+                raise BadInputError(song, "an earlier input has the same name")
             waveform = audio_io.read_audio(uri, source, transcriber.sample_rate, config.limits).mean(axis=1)
-        except BadAudioError as error:
+        except BadInputError as error:
             source.skip(error.reason)
             continue
         seen.add(song)
@@ -177,15 +160,8 @@ def transcribe_files(
         model_seconds += time.perf_counter() - started
         source.outputs["midi"] = str(write_midi(notes, out_dir / MIDI_DIR / f"{song}.mid"))
         source.notes = len(notes)
-    audio_seconds = sum(s.seconds for s in sources if s.status == "used")
-    extra = {
-        "config": config_io.to_dict(config),
-        "audio_seconds": round(audio_seconds, 3),
-        "transcription_seconds": round(model_seconds, 3),
-    }
-    manifest = audio_io.write_manifest(out_dir, "transcribe", sources, extra)
-    used = sum(s.status == "used" for s in sources)
-    return TranscriptionResult(out_dir, manifest, used, len(sources) - used, audio_seconds, model_seconds)
+    extra = {"config": config_io.to_dict(config), "transcription_seconds": round(model_seconds, 3)}
+    return audio_io.write_manifest(out_dir, "transcribe", sources, extra)
 
 
 def named_inputs(inputs: list[str], stem: str) -> list[tuple[str, str]]:
@@ -196,7 +172,7 @@ def named_inputs(inputs: list[str], stem: str) -> list[tuple[str, str]]:
             manifest = audio_io.read_manifest(source)
             if manifest.get("stage") == "separate":
                 if stem not in manifest["instruments"]:
-                    raise ValueError(f"{source}: its stems are {', '.join(manifest['instruments'])}, not {stem!r}")
+                    raise BadInputError(source, f"its stems are {', '.join(manifest['instruments'])}, not {stem!r}")
                 pairs.extend(
                     (f["name"].rsplit(".", 1)[0], f["outputs"][stem])
                     for f in manifest["files"]
@@ -243,45 +219,3 @@ def tune_thresholds(
 
 def _rows(notes: list[TranscribedNote]) -> np.ndarray:
     return np.array([(n.start, n.end, n.pitch) for n in notes], dtype=np.float64).reshape(-1, 3)
-
-
-def main(argv: list[str] | None = None) -> None:
-    """`python -m corridos.audio.transcription {transcribe,tune} ...`: the audio env side of the CLI.
-
-    The result is the artifacts (midi/ and manifest.json, or the tuning JSON); a known failure
-    prints `error: ...` and exits 2, so the caller can show it as is.
-    """
-    parser = argparse.ArgumentParser(prog="python -m corridos.audio.transcription")
-    commands = parser.add_subparsers(dest="command", required=True)
-    transcribe = commands.add_parser("transcribe", help="audio to requinto MIDI")
-    transcribe.add_argument("inputs", nargs="+", help="audio files, folders, s3:// prefixes or separation folders")
-    transcribe.add_argument("--out", required=True, type=Path)
-    transcribe.add_argument("--stem", default="requinto", help="which stem of a separation folder to transcribe")
-    tune = commands.add_parser("tune", help="note F1 over a grid of onset and frame thresholds")
-    tune.add_argument("--pairs", required=True, type=Path, help="JSON list of [audio path, reference MIDI path]")
-    tune.add_argument("--onsets", required=True, help="comma-separated onset thresholds")
-    tune.add_argument("--frames", required=True, help="comma-separated frame thresholds")
-    tune.add_argument("--out", required=True, type=Path, help="JSON file for the results, best first")
-    for command in (transcribe, tune):
-        command.add_argument("--config-json", default="{}", help="TranscriptionConfig fields as JSON")
-        command.add_argument("--no-progress", action="store_true")
-    args = parser.parse_args(argv)
-    try:
-        config = config_io.from_dict(TranscriptionConfig, json.loads(args.config_json))
-        if args.command == "transcribe":
-            transcribe_files(args.inputs, args.out, config, args.stem, progress=not args.no_progress)
-        else:
-            grid = [[float(x) for x in text.split(",")] for text in (args.onsets, args.frames)]
-            results = tune_thresholds(json.loads(args.pairs.read_text()), *grid, config, progress=not args.no_progress)
-            args.out.write_text(json.dumps(results, indent=1))
-    except (ModelError, FileNotFoundError, ValueError) as error:  # ConfigError is a ValueError
-        print(f"error: {error}", file=sys.stderr)
-        raise SystemExit(2) from error
-
-
-if __name__ == "__main__":
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    # basic_pitch warns on import about every model backend not installed (CoreML, TFLite);
-    # only ONNX is used here.
-    logging.getLogger().setLevel(logging.ERROR)
-    main()

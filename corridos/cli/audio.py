@@ -8,31 +8,22 @@ from pathlib import Path
 
 import typer
 
-from corridos.cli.common import fail
+from corridos.cli.common import CorridosTyper, overrides
+from corridos.manifest import StageResult
 
-audio_app = typer.Typer(no_args_is_help=True, help="Recordings -> requinto stems -> requinto MIDI.")
+audio_app = CorridosTyper(no_args_is_help=True, help="Recordings -> requinto stems -> requinto MIDI.")
 
 
 def _config(cls, path: Path | None, pairs: list[str]):
     from corridos import config as config_io
 
-    return config_io.load(cls, path, dict(config_io.parse_override(p) for p in pairs))
+    return config_io.load(cls, path, overrides(pairs))
 
 
-def _stage_errors():
-    from corridos.audio.bridge import AudioEnvError
-    from corridos.audio.synthesis import SynthesisError
-    from corridos.config import ConfigError
-
-    return (AudioEnvError, ConfigError, SynthesisError, FileNotFoundError, ValueError)
-
-
-def _print_manifest(manifest: dict, out: Path) -> None:
-    summary = manifest["summary"]
-    typer.echo(f"{manifest['stage']}: {summary['used']} used, {summary['skipped']} skipped -> {out}")
-    for entry in manifest["files"]:
-        if entry["status"] == "skipped":
-            typer.echo(f"  skipped {entry['name']}: {entry['reason']}")
+def _print_files(stage: str, result: StageResult, out: Path) -> None:
+    typer.echo(f"{stage}: {result.used} used, {len(result.skipped)} skipped -> {out}")
+    for name, reason in result.skipped.items():
+        typer.echo(f"  skipped {name}: {reason}")
 
 
 @audio_app.command("render")
@@ -46,13 +37,10 @@ def render(
     """Render synthetic band mixtures (requinto + accompaniment) from corpus songs with FluidSynth."""
     from corridos.audio.synthesis import MixtureConfig, corpus_songs, render_mixtures
 
-    try:
-        mixture_config = _config(MixtureConfig, config, set_)
-        result = render_mixtures(
-            corpus_songs(corpus, songs, mixture_config.cleaning, mixture_config.seed), out, mixture_config
-        )
-    except _stage_errors() as error:
-        fail(str(error))
+    mixture_config = _config(MixtureConfig, config, set_)
+    result = render_mixtures(
+        corpus_songs(corpus, songs, mixture_config.cleaning, mixture_config.seed), out, mixture_config
+    )
     splits = [m.split for m in result.mixtures]
     typer.echo(
         f"rendered {len(splits)} mixtures ({splits.count('train')} train, "
@@ -69,12 +57,8 @@ def train_separator(
 ) -> None:
     """Train a requinto/accompaniment Spleeter model."""
     from corridos.audio import stages
-    from corridos.config import parse_override
 
-    try:
-        summary = stages.train_separator(data, model_dir, preset, dict(parse_override(p) for p in set_))
-    except _stage_errors() as error:
-        fail(str(error))
+    summary = stages.train_separator(data, model_dir, preset, overrides(set_)).report
     typer.echo(
         f"trained {summary['steps']} steps in {summary['seconds']} s, validation loss "
         f"{summary['validation_loss']:.4f} -> {model_dir}"
@@ -93,11 +77,8 @@ def separate(
     from corridos.audio import stages
     from corridos.audio.separation import SeparationConfig
 
-    try:
-        manifest = stages.separate(inputs, model, out, _config(SeparationConfig, config, set_))
-    except _stage_errors() as error:
-        fail(str(error))
-    _print_manifest(manifest, out)
+    result = stages.separate(inputs, model, out, _config(SeparationConfig, config, set_))
+    _print_files("separate", result, out)
 
 
 @audio_app.command("transcribe")
@@ -112,11 +93,8 @@ def transcribe(
     from corridos.audio import stages
     from corridos.audio.transcription import TranscriptionConfig
 
-    try:
-        manifest = stages.transcribe(inputs, out, _config(TranscriptionConfig, config, set_), stem)
-    except _stage_errors() as error:
-        fail(str(error))
-    _print_manifest(manifest, out)
+    result = stages.transcribe(inputs, out, _config(TranscriptionConfig, config, set_), stem)
+    _print_files("transcribe", result, out)
 
 
 @audio_app.command("evaluate")
@@ -132,10 +110,7 @@ def evaluate(
     from corridos.audio import stages
     from corridos.audio.transcription import TranscriptionConfig
 
-    try:
-        summary = stages.evaluate(mixtures, model, out, _config(TranscriptionConfig, config, set_), split)
-    except _stage_errors() as error:
-        fail(str(error))
+    summary = stages.evaluate(mixtures, model, out, _config(TranscriptionConfig, config, set_), split).report
     typer.echo(f"{summary['mixtures']} {split} mixtures")
     typer.echo(
         f"separation SDR {summary['sdr_separated_db']:.2f} dB (unprocessed mixture {summary['sdr_mixture_db']:.2f} dB)"
@@ -158,11 +133,17 @@ def tune_transcription(
     """Note F1 of Basic Pitch on solo requinto renders over a grid of thresholds, best first."""
     from corridos.audio import stages
 
-    try:
-        grid = [[float(x) for x in text.split(",")] for text in (onsets, frames)]
-        results = stages.tune_transcription(mixtures, *grid, split=split)
-    except _stage_errors() as error:
-        fail(str(error))
+    grid = [_numbers(option, text) for option, text in (("--onsets", onsets), ("--frames", frames))]
+    results = stages.tune_transcription(mixtures, *grid, split=split)
     for row in results[:top]:
         typer.echo(f"onset {row['onset_threshold']:.2f}  frame {row['frame_threshold']:.2f}  F1 {row['f1']:.3f}")
     typer.echo("set them with `corridos audio transcribe --set onset_threshold=... --set frame_threshold=...`")
+
+
+def _numbers(option: str, text: str) -> list[float]:
+    from corridos.errors import ConfigError
+
+    try:
+        return [float(x) for x in text.split(",")]
+    except ValueError as error:
+        raise ConfigError(f"{option} {text!r}: expected comma-separated numbers") from error

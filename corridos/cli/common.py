@@ -1,17 +1,44 @@
-"""What every `corridos` sub-command shares: failing with one clear line, --set overrides, and the
-lines that report stages and the promotion decision."""
+"""What every `corridos` sub-command shares: its errors reported in one line, --set overrides, and
+the lines that report stages and the promotion decision."""
 
 from __future__ import annotations
 
-from typing import NoReturn
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import typer
 
+from corridos.errors import USER_ERRORS
 
-def fail(message: str) -> NoReturn:
-    """Print `error: <message>` on stderr and exit 1: the CLI's one way to refuse."""
-    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
-    raise typer.Exit(1)
+Command = TypeVar("Command", bound=Callable[..., Any])
+
+
+class CorridosTyper(typer.Typer):
+    """A Typer (sub-)app whose every command reports a user's error (USER_ERRORS: a CorridosError,
+    a missing file) as one red `error: ...` line on stderr and exit status 1: the CLI's one error
+    handler. Anything else is a bug, and its traceback shows."""
+
+    def command(self, *args: Any, **kwargs: Any) -> Callable[[Command], Command]:
+        register = super().command(*args, **kwargs)
+
+        def register_reporting(function: Command) -> Command:
+            register(_reporting(function))
+            return function
+
+        return register_reporting
+
+
+def _reporting(function: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(function)  # Typer reads the options from the wrapped function's signature
+    def command(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return function(*args, **kwargs)
+        except USER_ERRORS as error:
+            typer.secho(f"error: {error}", fg=typer.colors.RED, err=True)
+            raise typer.Exit(1) from error
+
+    return command
 
 
 def overrides(pairs: list[str]) -> dict:

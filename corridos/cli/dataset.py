@@ -6,9 +6,9 @@ from pathlib import Path
 
 import typer
 
-from corridos.cli.common import fail, overrides
+from corridos.cli.common import CorridosTyper, overrides
 
-dataset_app = typer.Typer(no_args_is_help=True, help="Build tokenized datasets from MIDI.")
+dataset_app = CorridosTyper(no_args_is_help=True, help="Build tokenized datasets from MIDI.")
 
 
 @dataset_app.command("build")
@@ -25,7 +25,8 @@ def dataset_build(
 ) -> None:
     """Parse, clean, de-duplicate, split and tokenize MIDI files into a versioned dataset."""
     from corridos import config as config_io
-    from corridos.symbolic.dataset import DatasetConfig, DatasetError, build_dataset
+    from corridos.errors import BadInputError
+    from corridos.symbolic.dataset import DatasetConfig, build_dataset
 
     settings = overrides(set_)
     for key, value in (
@@ -37,14 +38,11 @@ def dataset_build(
             settings[key] = value
     if test_list is not None:
         if not test_list.is_file():
-            fail(f"{test_list}: test list not found")
+            raise BadInputError(str(test_list), "test list not found")
         settings["split.test"] = [line.strip() for line in test_list.read_text().splitlines() if line.strip()]
-    try:
-        dataset_config = config_io.load(DatasetConfig, config, settings)
-        result = build_dataset(source, out, dataset_config, workers)
-    except (DatasetError, config_io.ConfigError, ValueError) as error:
-        fail(str(error))
-    print_dataset_summary(result.summary, result.path)
+    dataset_config = config_io.load(DatasetConfig, config, settings)
+    result = build_dataset(source, out, dataset_config, workers)
+    print_dataset_summary(result.report, result.out_dir)
 
 
 def print_dataset_summary(summary: dict, path: Path) -> None:

@@ -11,9 +11,10 @@ from pathlib import Path
 
 import typer
 
-from corridos.cli.common import decision_line, fail, quiet_child_environment, stage_line
+from corridos.cli.common import CorridosTyper, decision_line, quiet_child_environment, stage_line
+from corridos.errors import CorridosError
 
-demo_app = typer.Typer(no_args_is_help=True, help="The steps and the summary of `make demo`.")
+demo_app = CorridosTyper(no_args_is_help=True, help="The steps and the summary of `make demo`.")
 
 
 @demo_app.command("step")
@@ -36,10 +37,10 @@ def step(
                 env={**quiet_child_environment(), **os.environ},
             )
         except OSError as error:
-            fail(f"{name}: cannot run {command[0]}: {error.strerror}")
+            raise CorridosError(f"{name}: cannot run {command[0]}: {error.strerror}") from error
     stage_line(name, time.monotonic() - began, result.returncode == 0)
     if result.returncode != 0:
-        fail(f"{name} exited with {result.returncode}: {last_line(log)} (log: {log})")
+        raise CorridosError(f"{name} exited with {result.returncode}: {last_line(log)} (log: {log})")
 
 
 @demo_app.command("summary")
@@ -59,7 +60,7 @@ def summary(
         families = json.loads(report.read_text())
         decision = promotion_decision(pipeline_run)
     except (OSError, KeyError, json.JSONDecodeError, RuntimeError) as error:
-        fail(f"the demo's results are incomplete: {error}")
+        raise CorridosError(f"the demo's results are incomplete: {error}") from error
     for line in summary_lines(pipeline_run, audio, families, decision, samples, served, (logs, pipeline_run / LOGS)):
         typer.echo(line)
 

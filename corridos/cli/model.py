@@ -7,12 +7,12 @@ from typing import Any
 
 import typer
 
-from corridos.cli.common import fail, overrides
+from corridos.cli.common import CorridosTyper, overrides
 
 # Light (NumPy only): the options' defaults and bounds are read when the CLI starts.
 from corridos.generation.sampling import SETTINGS
 
-model_app = typer.Typer()
+model_app = CorridosTyper()
 
 
 def _sample_option(name: str) -> Any:
@@ -33,14 +33,10 @@ def train(
     mlflow: bool = typer.Option(True, help="Log the run and the model to MLflow."),
 ) -> None:
     """Train a generator on a dataset's train split, early-stopping on its validation split."""
-    from corridos.config import ConfigError
     from corridos.generation import train as training
 
-    try:
-        config = training.preset(preset, family, overrides(set_))
-        result = training.train(dataset, out or Path("runs/train") / family, config, log_to_mlflow=mlflow)
-    except (ConfigError, ValueError, FileNotFoundError) as error:
-        fail(str(error))
+    config = training.preset(preset, family, overrides(set_))
+    result = training.train(dataset, out or Path("runs/train") / family, config, log_to_mlflow=mlflow)
     typer.echo(
         f"model: {result.model_dir}  epochs: {result.epochs_run}  best val loss: {result.best_validation_loss:.4f}"
         + (f"  mlflow run: {result.run_id}" if result.run_id else "")
@@ -63,23 +59,20 @@ def generate(
     audio: bool = typer.Option(True, help="Render a WAV with FluidSynth (nylon guitar)."),
 ) -> None:
     """Generate music: MIDI, a piano-roll PNG and a WAV per sample."""
-    from corridos.generation.sampling import PrimerError, SampleConfig, Sampler
+    from corridos.generation.sampling import SampleConfig, Sampler
     from corridos.mlops import packaging
 
-    try:
-        config = SampleConfig(
-            seconds=seconds,
-            events=events,
-            temperature=temperature,
-            top_k=top_k,
-            top_p=top_p,
-            seed=seed,
-            primer=str(primer) if primer else None,
-            transpose=transpose,
-        )
-        pieces = Sampler(*packaging.load(model)).generate(config, samples)
-    except (PrimerError, FileNotFoundError, ValueError) as error:
-        fail(str(error))
+    config = SampleConfig(
+        seconds=seconds,
+        events=events,
+        temperature=temperature,
+        top_k=top_k,
+        top_p=top_p,
+        seed=seed,
+        primer=str(primer) if primer else None,
+        transpose=transpose,
+    )
+    pieces = Sampler(*packaging.load(model)).generate(config, samples)
     for index, piece in enumerate(pieces):
         paths = packaging.write_sample(piece, out / f"piece-seed{seed}-{index}", audio=audio)
         typer.echo(f"{len(piece.notes)} notes, {piece.total_time:.1f} s: " + ", ".join(map(str, paths)))
@@ -99,11 +92,8 @@ def evaluate(
     from corridos.generation.evaluation import evaluate as run_evaluation
 
     named = dict(_named_model(m) for m in model)
-    try:
-        config = config_io.load(EvaluationConfig, None, overrides(set_))
-        results = run_evaluation(named, data, out, config, log_to_mlflow=mlflow)
-    except (config_io.ConfigError, FileNotFoundError, ValueError) as error:
-        fail(str(error))
+    config = config_io.load(EvaluationConfig, None, overrides(set_))
+    results = run_evaluation(named, data, out, config, log_to_mlflow=mlflow)
     for name, result in results.items():
         likelihood, samples = result["likelihood"], result["samples"]
         oa = sum(v["overlapped_area"] for v in result["features"].values()) / len(result["features"])

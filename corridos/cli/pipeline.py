@@ -7,9 +7,9 @@ from pathlib import Path
 
 import typer
 
-from corridos.cli.common import decision_line, fail, overrides, quiet_child_environment, stage_line
+from corridos.cli.common import CorridosTyper, decision_line, overrides, quiet_child_environment, stage_line
 
-pipeline_app = typer.Typer(no_args_is_help=True, help="Run the pipeline locally, compile it, or submit it to KFP.")
+pipeline_app = CorridosTyper(no_args_is_help=True, help="Run the pipeline locally, compile it, or submit it to KFP.")
 
 PIPELINE_ARGUMENT_HELP = "Pipeline parameter NAME=VALUE (see `corridos pipeline compile` YAML), repeatable."
 
@@ -23,17 +23,14 @@ def pipeline_run(
     """Run the whole pipeline locally with kfp.local (MLflow: $MLFLOW_TRACKING_URI or runs/mlflow.db).
 
     One line per task; what the tasks print goes to the run folder's logs/<task>.log."""
-    from corridos.mlops.kfp_runner import PipelineTaskError, TaskEnd, run_local
+    from corridos.mlops.kfp_runner import TaskEnd, run_local
     from pipelines.corridos_pipeline import corridos_pipeline
 
     def report(end: TaskEnd) -> None:
         stage_line(f"pipeline {end.task}", end.seconds, end.succeeded)
 
     os.environ.update({**quiet_child_environment(), **os.environ})  # the tasks inherit it
-    try:
-        decision = run_local(corridos_pipeline, {"corpus_uri": corpus, **overrides(arg)}, runs, on_task_end=report)
-    except PipelineTaskError as error:
-        fail(str(error))
+    decision = run_local(corridos_pipeline, {"corpus_uri": corpus, **overrides(arg)}, runs, on_task_end=report)
     typer.echo(decision_line(decision))
     typer.echo(f"artifacts: {runs / 'pipeline'}")
 
@@ -56,6 +53,7 @@ def pipeline_submit(
     run_name: str | None = typer.Option(None),
 ) -> None:
     """Compile, upload and start a run on a Kubeflow Pipelines cluster."""
+    from corridos.errors import CorridosError
     from corridos.mlops.kfp_runner import submit
     from pipelines.corridos_pipeline import corridos_pipeline
 
@@ -64,5 +62,5 @@ def pipeline_submit(
             corridos_pipeline, host, {"corpus_uri": corpus, **overrides(arg)}, experiment=experiment, run_name=run_name
         )
     except Exception as error:  # the KFP client raises many kinds for an unreachable or refusing host
-        fail(f"{host}: {type(error).__name__}: {error}")
+        raise CorridosError(f"{host}: {type(error).__name__}: {error}") from error
     typer.echo(f"run {run_id} started on {host}")

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import typer
 
-from corridos.cli.common import fail
+from corridos.cli.common import CorridosTyper
 
-tab_app = typer.Typer()
+tab_app = CorridosTyper()
 
 
 @tab_app.command("tab")
@@ -24,19 +24,16 @@ def tab(
     clean: bool = typer.Option(False, help="Clean into a requinto line first (for whole-band transcriptions)."),
 ) -> None:
     """Finger every note on the instrument and write the tab; notes moved or dropped are listed."""
+    from corridos.errors import BadInputError
     from corridos.symbolic.cleaning import CleaningConfig
-    from corridos.symbolic.sequences import BadInputError
     from corridos.tablature.files import format_names, midi_files, read_piece, write_tab
     from corridos.tablature.fingering import finger
     from corridos.tablature.instrument import instrument_named
 
-    try:
-        formats = format_names(format_)
-        chosen = instrument_named(instrument)
-        chosen.check_capo(capo)
-        paths = midi_files(source)
-    except ValueError as error:
-        fail(str(error))
+    formats = format_names(format_)
+    chosen = instrument_named(instrument)
+    chosen.check_capo(capo)
+    paths = midi_files(source)
     summary: dict[str, dict] = {}
     skipped: dict[str, str] = {}
     for name, path in paths.items():
@@ -44,7 +41,7 @@ def tab(
             sequence = read_piece(path, CleaningConfig() if clean else None)
         except BadInputError as error:
             if source.is_file():
-                fail(str(error))
+                raise
             skipped[name] = error.reason
             typer.echo(f"skipped {name}: {error.reason}")
             continue
@@ -62,7 +59,7 @@ def tab(
             f" -> {', '.join(p.name for p in written)}"
         )
     if not summary:
-        fail(f"{source}: no usable MIDI among {len(paths)} file(s)")
+        raise BadInputError(str(source), f"no usable MIDI among {len(paths)} file(s)")
     report = {"instrument": chosen.name, "capo": capo, "tabs": summary, "skipped": skipped}
     out.mkdir(parents=True, exist_ok=True)
     (out / "tabs.json").write_text(json.dumps(report, indent=1, ensure_ascii=False))

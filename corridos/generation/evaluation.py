@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from corridos.config import ConfigError
+from corridos.errors import BadInputError, ConfigError
 from corridos.generation.features import compare_sets, excerpt, in_scale_ratio, repetition_ratio
 from corridos.generation.likelihood import likelihood
 from corridos.generation.sampling import SampleConfig, Sampler
@@ -42,7 +42,7 @@ def reference_songs(data: str | Path, vocabulary: Vocabulary, split: str = "vali
     if (Path(data) / DATASET_MANIFEST).is_file():
         dataset = load_dataset(data)
         if dataset.vocabulary.to_json() != vocabulary.to_json():
-            raise ValueError(f"{data}: its vocabulary differs from the model's")
+            raise BadInputError(str(data), "its vocabulary differs from the model's")
         return dataset.songs(split)
     return _songs_from_midi(data, vocabulary)
 
@@ -50,7 +50,7 @@ def reference_songs(data: str | Path, vocabulary: Vocabulary, split: str = "vali
 def _songs_from_midi(folder: str | Path, vocabulary: Vocabulary) -> dict[str, np.ndarray]:
     from corridos import storage
     from corridos.symbolic.cleaning import CleaningConfig, clean
-    from corridos.symbolic.sequences import BadInputError, from_midi_bytes
+    from corridos.symbolic.sequences import from_midi_bytes
 
     config = CleaningConfig(pitch_min=vocabulary.config.pitch_min, pitch_max=vocabulary.config.pitch_max)
     songs, problems = {}, []
@@ -66,7 +66,7 @@ def _songs_from_midi(folder: str | Path, vocabulary: Vocabulary) -> dict[str, np
             continue
         songs[name] = vocabulary.encode_arrays(result.kept_notes)
     if not songs:
-        raise ValueError(f"{folder}: no usable MIDI to evaluate on; {'; '.join(problems) or 'no files'}")
+        raise BadInputError(str(folder), f"no usable MIDI to evaluate on; {'; '.join(problems) or 'no files'}")
     return songs
 
 

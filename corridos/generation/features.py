@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from corridos.errors import ConfigError
 from corridos.symbolic.sequences import NoteArrays
 
 NOTE_LENGTH_BINS = np.array([0, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5, 1.0, np.inf])
@@ -74,7 +75,7 @@ def excerpt(notes: NoteArrays, seconds: float) -> NoteArrays:
 def compare_sets(generated: list[NoteArrays], reference: list[NoteArrays]) -> dict[str, dict[str, float]]:
     """For each feature: means of both sets, and OA and KLD of intra(generated) vs inter distances."""
     if len(generated) < 2 or len(reference) < 1:
-        raise ValueError("comparing sets needs at least 2 generated pieces and 1 reference piece")
+        raise ConfigError("comparing sets needs at least 2 generated pieces and 1 reference piece")
     generated_features = [features(n) for n in generated]
     reference_features = [features(n) for n in reference]
     report = {}

@@ -22,6 +22,8 @@ from pathlib import Path
 import keras
 from keras import layers, ops
 
+from corridos.errors import ConfigError, ModelError
+
 FAMILIES = ("lstm", "wavenet", "transformer")
 MODEL_CONFIG = "model.json"
 MODEL_WEIGHTS = "model.weights.h5"
@@ -43,7 +45,7 @@ class ModelConfig:
 def build_model(config: ModelConfig, vocab_size: int) -> keras.Model:
     families = {"lstm": LSTMGenerator, "wavenet": WaveNetGenerator, "transformer": TransformerGenerator}
     if config.family not in families:
-        raise ValueError(f"model family {config.family!r}: expected one of {', '.join(FAMILIES)}")
+        raise ConfigError(f"model family {config.family!r}: expected one of {', '.join(FAMILIES)}")
     model = families[config.family](config, vocab_size)
     model(ops.zeros((1, 2), dtype="int32"))  # create the weights
     return model
@@ -61,7 +63,7 @@ def save_model(model: keras.Model, folder: Path) -> Path:
 def load_model(folder: Path) -> keras.Model:
     folder = Path(folder)
     if not (folder / MODEL_CONFIG).is_file() or not (folder / MODEL_WEIGHTS).is_file():
-        raise FileNotFoundError(f"{folder}: not a saved model (needs {MODEL_CONFIG} and {MODEL_WEIGHTS})")
+        raise ModelError(f"{folder}: not a saved model (needs {MODEL_CONFIG} and {MODEL_WEIGHTS})")
     stored = json.loads((folder / MODEL_CONFIG).read_text())
     model = build_model(ModelConfig(**stored["model"]), stored["vocab_size"])
     model.load_weights(folder / MODEL_WEIGHTS)
@@ -299,7 +301,7 @@ class TransformerGenerator(Generator):
     def __init__(self, config: ModelConfig, vocab_size: int):
         super().__init__(config, vocab_size)
         if config.hidden_dim % config.heads or (config.hidden_dim // config.heads) % 2:
-            raise ValueError(f"hidden_dim {config.hidden_dim} must split into {config.heads} heads of even size")
+            raise ConfigError(f"hidden_dim {config.hidden_dim} must split into {config.heads} heads of even size")
         self.input_projection = layers.Dense(config.hidden_dim, use_bias=False)
         self.blocks = [TransformerBlock(config) for _ in range(config.layers)]
         self.final_norm = layers.LayerNormalization(epsilon=1e-5)

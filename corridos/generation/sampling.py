@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from corridos.config import ConfigError
+from corridos.errors import BadInputError, ConfigError
 from corridos.symbolic.tokenizer import BOS, SPECIAL_TOKENS, Vocabulary
 
 # Tokens per second seen in the corpus is about 19; this bounds a runaway piece of silence-free
@@ -90,10 +90,6 @@ SETTINGS = {
 REQUEST_SETTINGS = tuple(name for name in SETTINGS if name not in ("primer", "events"))
 
 
-class PrimerError(ValueError):
-    """The primer file cannot be continued; the message names the file and the reason."""
-
-
 def compiled_step(model):
     """model.step, compiled for the active Keras backend (traced once per batch size)."""
     import keras
@@ -114,12 +110,12 @@ def compiled_step(model):
 def primer_tokens(path: str | Path, vocabulary: Vocabulary) -> np.ndarray:
     """The primer's requinto line (cleaned like the corpus, quality filter off) as tokens."""
     from corridos.symbolic.cleaning import CleaningConfig, clean
-    from corridos.symbolic.sequences import BadInputError, read_midi
+    from corridos.symbolic.sequences import read_midi
 
     try:
         sequence = read_midi(path)
     except BadInputError as error:
-        raise PrimerError(f"primer {error}") from error
+        raise BadInputError(f"primer {error.name}", error.reason) from error
     config = CleaningConfig(
         pitch_min=vocabulary.config.pitch_min,
         pitch_max=vocabulary.config.pitch_max,
@@ -128,7 +124,7 @@ def primer_tokens(path: str | Path, vocabulary: Vocabulary) -> np.ndarray:
     )
     line = clean(sequence, config)
     if not line.notes_out:
-        raise PrimerError(f"primer {path}: no notes left in {config.pitch_min}-{config.pitch_max} after cleaning")
+        raise BadInputError(f"primer {path}", f"no notes left in {config.pitch_min}-{config.pitch_max} after cleaning")
     return vocabulary.encode_arrays(line.kept_notes)
 
 

@@ -16,6 +16,8 @@ import keras
 import numpy as np
 
 from corridos import config as config_io
+from corridos import storage
+from corridos.errors import BadInputError
 from corridos.generation.models import ModelConfig, build_model, save_model
 from corridos.symbolic.tokenizer import BOS, PAD, Vocabulary
 
@@ -64,18 +66,7 @@ PRESETS = {
 
 def preset(name: str, family: str, overrides: dict | None = None) -> TrainConfig:
     """A named preset for a model family, with dotted overrides on top."""
-    if name not in PRESETS:
-        raise ValueError(f"unknown preset {name!r}; expected one of {', '.join(PRESETS)}")
-    values = json.loads(json.dumps(PRESETS[name]))
-    values["model"]["family"] = family
-    config = config_io.from_dict(TrainConfig, values, f"preset {name}")
-    return config_io.load(TrainConfig, None, {**_flat_values(config), **(overrides or {})})
-
-
-def _flat_values(config: TrainConfig) -> dict:
-    from corridos.mlops.tracking import flatten
-
-    return flatten(config_io.to_dict(config))
+    return config_io.from_preset(TrainConfig, PRESETS, name, {"model.family": family, **(overrides or {})})
 
 
 @dataclasses.dataclass
@@ -142,7 +133,7 @@ def train(
     dataset = load_dataset(dataset_dir)
     train_songs, validation_songs = (list(dataset.songs(s).values()) for s in ("train", "validation"))
     if not train_songs or not validation_songs:
-        raise ValueError(f"{dataset_dir}: training needs songs in both train and validation splits")
+        raise BadInputError(str(dataset_dir), "training needs songs in both train and validation splits")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(config.seed)
@@ -224,7 +215,7 @@ class _MlflowRun:
         mlflow.set_tags(
             {
                 "model_family": config.model.family,
-                "dataset_manifest_sha256": tracking.file_sha256(manifest),
+                "dataset_manifest_sha256": storage.sha256_hex(manifest.read_bytes()),
                 "dataset_version": json.loads(manifest.read_text())["version"],
                 "keras_backend": os.environ.get("KERAS_BACKEND", "tensorflow"),
             }

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from corridos.constants import DEFAULT_RUNS_DIR
+from corridos.errors import PipelineTaskError
 
 LOGS = "logs"  # the folder of a local run that holds one log per task
 PIPELINE_LOG = "pipeline.log"  # kfp.local's own lines outside any task
@@ -35,14 +36,6 @@ class TaskEnd:
     task: str
     succeeded: bool
     seconds: float
-
-
-class PipelineTaskError(RuntimeError):
-    """A task of a local pipeline run failed: which, the last line it wrote, and its log file."""
-
-    def __init__(self, task: str, reason: str, log: Path):
-        super().__init__(f"pipeline task {task} failed: {reason} (log: {log})")
-        self.task, self.reason, self.log = task, reason, log
 
 
 def run_local(

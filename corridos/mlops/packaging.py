@@ -1,7 +1,9 @@
-"""The trained generator as an MLflow model whose `predict` generates music.
+"""The trained generator as an MLflow model whose `predict` generates music, and loading it back.
 
-Serving loads it by URI (`models:/corridos-generator@champion`) with `mlflow.pyfunc.load_model`
-and calls `predict` with one row per request: sampling settings in, MIDI bytes (base64) out.
+`predict` takes one row per request: sampling settings in, MIDI bytes (base64) out; it is what
+`mlflow.pyfunc.load_model` (e.g. `mlflow models serve`, batch scoring) runs. The generation
+service does not go through it: it loads the logged model folder with `load` and batches requests
+from many clients itself (serving/service.py).
 """
 
 from __future__ import annotations
@@ -13,7 +15,9 @@ from pathlib import Path
 
 import mlflow
 import pandas as pd
+from mlflow.exceptions import MlflowException
 
+from corridos.errors import ModelError
 from corridos.generation.sampling import REQUEST_SETTINGS, SETTINGS, SampleConfig
 
 ARTIFACT_PATH = "generator"
@@ -91,15 +95,14 @@ def write_sample(sequence, stem: Path, audio: bool = True) -> list[Path]:
     return paths
 
 
-def log(model_dir: Path, registered_name: str | None = None):
-    """Log the saved model folder as this run's pyfunc generator (and register it if named)."""
+def log(model_dir: Path):
+    """Log the saved model folder as this run's pyfunc generator (registry.register registers it)."""
     return mlflow.pyfunc.log_model(
         name=ARTIFACT_PATH,
         python_model=CorridosGenerator(),
         artifacts={"model": str(model_dir)},
         pip_requirements=[f"{name}=={metadata.version(name)}" for name in _REQUIREMENTS],
         signature=signature(),
-        registered_model_name=registered_name,
     )
 
 
@@ -112,15 +115,18 @@ def resolve(reference: str | Path) -> Path:
     if (local / MODEL_CONFIG).is_file():
         return local
     if ":/" not in str(reference):
-        raise FileNotFoundError(f"{reference}: neither a saved model folder nor an MLflow model URI")
+        raise ModelError(f"{reference}: neither a saved model folder nor an MLflow model URI")
     from corridos.mlops import tracking
 
     tracking.configure()
-    downloaded = Path(mlflow.artifacts.download_artifacts(artifact_uri=str(reference)))
+    try:
+        downloaded = Path(mlflow.artifacts.download_artifacts(artifact_uri=str(reference)))
+    except MlflowException as error:
+        raise ModelError(f"{reference}: not in the registry at {mlflow.get_tracking_uri()}: {error.message}") from error
     # MLflow stores the logged folder under artifacts/<its own name>
     folders = sorted(p.parent for p in downloaded.glob(f"artifacts/*/{MODEL_CONFIG}"))
     if len(folders) != 1:
-        raise FileNotFoundError(f"{reference}: an MLflow model, but not a corridos generator (no saved model inside)")
+        raise ModelError(f"{reference}: an MLflow model, but not a corridos generator (no saved model inside)")
     return folders[0]
 
 
@@ -130,4 +136,8 @@ def load(reference: str | Path):
     from corridos.symbolic.tokenizer import Vocabulary
 
     folder = resolve(reference)
-    return load_model(folder), Vocabulary.load(folder / "vocabulary.json")
+    try:
+        model = load_model(folder)
+    except OSError as error:  # h5py's error for truncated or corrupt weights
+        raise ModelError(f"{reference}: its weights cannot be read ({error})") from error
+    return model, Vocabulary.load(folder / "vocabulary.json")

@@ -14,6 +14,7 @@ import json
 import numpy as np
 
 from corridos.constants import CHAMPION_ALIAS, REGISTERED_MODEL_NAME
+from corridos.errors import BadInputError, ModelError
 from corridos.symbolic.sequences import NoteArrays, to_arrays
 
 
@@ -43,25 +44,45 @@ class Decision:
     sanity: dict[str, float]
 
 
-def register(run_id: str, model_name: str = REGISTERED_MODEL_NAME, artifact_path: str = "generator") -> str:
+def register(run_id: str, model_name: str = REGISTERED_MODEL_NAME) -> str:
     """Register the run's logged generator as a new version; returns the version number."""
     import mlflow
 
     from corridos.mlops import tracking
+    from corridos.mlops.packaging import ARTIFACT_PATH
 
     tracking.configure()
-    version = mlflow.register_model(f"runs:/{run_id}/{artifact_path}", model_name)
+    version = mlflow.register_model(f"runs:/{run_id}/{ARTIFACT_PATH}", model_name)
     return str(version.version)
 
 
-def champion_version(model_name: str = REGISTERED_MODEL_NAME) -> str | None:
+@dataclasses.dataclass(frozen=True)
+class RegisteredVersion:
+    version: str  # MLflow gives an int from a database store, a str from a server: always a str here
+    run_id: str | None  # the run that logged it (None for a model registered from outside a run)
+
+
+def champion(model_name: str = REGISTERED_MODEL_NAME) -> RegisteredVersion:
+    """The version behind the champion alias; ModelError saying why when there is none, or the
+    store cannot be read."""
     import mlflow
     from mlflow.exceptions import MlflowException
 
     try:
-        return str(mlflow.MlflowClient().get_model_version_by_alias(model_name, CHAMPION_ALIAS).version)
-    except MlflowException:
-        return None
+        found = mlflow.MlflowClient().get_model_version_by_alias(model_name, CHAMPION_ALIAS)
+        return RegisteredVersion(str(found.version), found.run_id)
+    except MlflowException as error:
+        raise ModelError(
+            f"no model behind models:/{model_name}@{CHAMPION_ALIAS} at {mlflow.get_tracking_uri()}: {error.message}"
+        ) from error
+
+
+def set_champion(version: str, model_name: str = REGISTERED_MODEL_NAME) -> None:
+    """Point the champion alias at `version`. `promote` calls it when the gate lets a candidate
+    through; called directly, it skips the gate (a store the gate has not filled: tests, demos)."""
+    import mlflow
+
+    mlflow.MlflowClient().set_registered_model_alias(model_name, CHAMPION_ALIAS, str(version))
 
 
 def promote(
@@ -78,7 +99,10 @@ def promote(
     candidate_bits = bits_per_note(*candidate, reference)
     sanity = sample_sanity(*candidate, config)
     reasons = sanity_problems(sanity, config)
-    current = champion_version(config.model_name)
+    try:
+        current: str | None = champion(config.model_name).version
+    except ModelError:
+        current = None
     champion_bits = None
     if current == str(candidate_version):
         reasons.append(f"version {candidate_version} is already the champion")
@@ -96,7 +120,7 @@ def promote(
             if current is None
             else f"better than version {current}: {candidate_bits:.4f} < {champion_bits:.4f} bits/note"
         )
-        client.set_registered_model_alias(config.model_name, CHAMPION_ALIAS, str(candidate_version))
+        set_champion(candidate_version, config.model_name)
     decision = Decision(promoted, reasons, str(candidate_version), current, candidate_bits, champion_bits, sanity)
     _record(client, config.model_name, decision)
     return decision
@@ -169,5 +193,5 @@ def reference_from_dataset(dataset_dir, split: str = "validation") -> list[NoteA
     dataset = load_dataset(dataset_dir)
     songs = dataset.songs(split)
     if not songs:
-        raise ValueError(f"{dataset_dir}: no songs in the {split} split to compare models on")
+        raise BadInputError(str(dataset_dir), f"no songs in the {split} split to compare models on")
     return [to_arrays(dataset.vocabulary.decode(tokens)) for tokens in songs.values()]

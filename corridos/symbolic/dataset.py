@@ -27,11 +27,12 @@ from corridos.constants import (
     MIDI_SUFFIXES,
     SPLITS,
 )
-from corridos.manifest import ManifestEntry
+from corridos.errors import BadInputError, ConfigError
+from corridos.manifest import ManifestEntry, StageResult
 from corridos.provenance import code_version
 from corridos.symbolic.cleaning import RULES, CleaningConfig, clean
 from corridos.symbolic.duplicates import DuplicateConfig, exact_key, find_groups, fingerprint
-from corridos.symbolic.sequences import BadInputError, from_midi_bytes, import_note_seq
+from corridos.symbolic.sequences import from_midi_bytes, import_note_seq
 from corridos.symbolic.splits import SplitConfig, assign
 from corridos.symbolic.tokenizer import TokenizerConfig, Vocabulary
 
@@ -45,10 +46,6 @@ class DatasetConfig:
     shard_tokens: int = 1_000_000
     piano_roll_songs: int = 3
     piano_roll_seconds: float = 20.0
-
-
-class DatasetError(RuntimeError):
-    """The build cannot produce a dataset (nothing usable remains, or the source is missing)."""
 
 
 @dataclasses.dataclass
@@ -70,35 +67,26 @@ class _Processed:
     exact_key: str = ""
 
 
-@dataclasses.dataclass
-class DatasetResult:
-    path: Path
-    version: str
-    summary: dict
-
-
 def build_dataset(
     source: str | Path | list[str | Path],
     out_dir: str | Path | None = None,
     config: DatasetConfig = DatasetConfig(),
     workers: int | None = None,
     progress: bool = True,
-) -> DatasetResult:
+) -> StageResult:
     """Build the dataset from every file under `source` (a folder or s3:// prefix, or a list of
-    them, e.g. the corpus and the transcriptions); bad files are skipped and recorded."""
+    them, e.g. the corpus and the transcriptions); bad files are skipped and recorded. The result's
+    report is the dataset's summary (its version included)."""
     sources_given = source if isinstance(source, list) else [source]
-    try:
-        uris = [uri for location in sources_given for uri in storage.list_files(location)]
-    except FileNotFoundError as error:
-        raise DatasetError(str(error)) from error
+    uris = [uri for location in sources_given for uri in storage.list_files(location)]
     processed = _process_all(uris, _unique_names(uris), config, workers, progress)
     sources = [p.source for p in processed]
     usable = {p.source.name: p for p in processed if p.source.status == "used"}
     if not usable:
         reasons = sorted({s.reason for s in sources})
-        raise DatasetError(
-            f"{', '.join(map(str, sources_given))}: no usable MIDI among {len(sources)} file(s); "
-            f"reasons: {'; '.join(reasons) or 'no files'}"
+        raise BadInputError(
+            ", ".join(map(str, sources_given)),
+            f"no usable MIDI among {len(sources)} file(s); reasons: {'; '.join(reasons) or 'no files'}",
         )
 
     copies = _drop_exact_copies(usable)
@@ -134,7 +122,7 @@ def build_dataset(
     (staging / DATASET_SUMMARY).write_text(json.dumps(summary, indent=1))
     _piano_rolls(staging / "pianorolls", [usable[n].source for n in sorted(usable)], config)
     _replace(staging, out)
-    return DatasetResult(out, version, summary)
+    return StageResult.of_entries(out, summary, sources)
 
 
 def process_file(uri: str, name: str, config: DatasetConfig) -> _Processed:
@@ -230,7 +218,7 @@ def _version(sources: list[SourceFile], config: DatasetConfig) -> str:
 
 def _staging_dir(out: Path) -> Path:
     if out.exists() and any(out.iterdir()) and not (out / DATASET_MANIFEST).exists():
-        raise DatasetError(f"{out}: exists, is not empty and holds no dataset; refusing to overwrite it")
+        raise BadInputError(str(out), "exists, is not empty and holds no dataset; refusing to overwrite it")
     staging = out.with_name(f".{out.name}.partial")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
@@ -321,7 +309,7 @@ class Dataset:
     def songs(self, split: str) -> dict[str, np.ndarray]:
         """name -> int32 tokens of every song in `split`."""
         if split not in SPLITS:
-            raise ValueError(f"unknown split {split!r}; expected one of {', '.join(SPLITS)}")
+            raise ConfigError(f"unknown split {split!r}; expected one of {', '.join(SPLITS)}")
         songs = {}
         for shard in self.manifest["shards"]:
             if shard["split"] == split:
@@ -336,6 +324,6 @@ def load_dataset(path: str | Path) -> Dataset:
     path = Path(path)
     manifest_path = path / DATASET_MANIFEST
     if not manifest_path.is_file():
-        raise DatasetError(f"{path}: not a dataset folder (no {DATASET_MANIFEST})")
+        raise BadInputError(str(path), f"not a dataset folder (no {DATASET_MANIFEST})")
     manifest = json.loads(manifest_path.read_text())
     return Dataset(path, manifest, Vocabulary.load(path / DATASET_VOCABULARY))

@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import collections
 import dataclasses
-import hashlib
 import re
 
 import numpy as np
 
+from corridos.storage import sha256_hex
 from corridos.symbolic.sequences import NoteArrays
 
 
@@ -44,7 +44,7 @@ def exact_key(notes: NoteArrays) -> str:
     onsets_ms = np.round((notes.start - notes.start.min()) * 1000).astype(np.int64) if len(notes) else notes.start
     durations_ms = np.round((notes.end - notes.start) * 1000).astype(np.int64)
     payload = np.stack([onsets_ms, durations_ms, notes.pitch.astype(np.int64)]).tobytes()
-    return hashlib.sha256(payload).hexdigest()
+    return sha256_hex(payload)
 
 
 def fingerprint(notes: NoteArrays, ngram: int) -> np.ndarray:

@@ -12,15 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from corridos.constants import NYLON_GUITAR_PROGRAM
-
-
-class BadInputError(ValueError):
-    """An input file cannot be used; the message names the file and the reason."""
-
-    def __init__(self, name: str, reason: str):
-        super().__init__(f"{name}: {reason}")
-        self.name = name
-        self.reason = reason
+from corridos.errors import BadInputError
 
 
 def import_note_seq():
@@ -58,12 +50,14 @@ def read_midi(path: str | Path):
     return from_midi_bytes(path.read_bytes(), str(path))
 
 
-def write_midi(sequence, path: str | Path, program: int = NYLON_GUITAR_PROGRAM) -> Path:
-    """Write a NoteSequence as a MIDI file, every note on `program` (nylon guitar by default)."""
+def write_midi(sequence, path: str | Path, program: int | None = NYLON_GUITAR_PROGRAM) -> Path:
+    """Write a NoteSequence as a MIDI file, every note on `program` (nylon guitar by default;
+    None keeps each note's own program)."""
     note_seq = import_note_seq()
-    sequence = _copy(sequence)
-    for note in sequence.notes:
-        note.program = program
+    if program is not None:
+        sequence = _copy(sequence)
+        for note in sequence.notes:
+            note.program = program
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     note_seq.sequence_proto_to_midi_file(sequence, str(path))
@@ -112,13 +106,25 @@ def to_arrays(sequence) -> NoteArrays:
 
 def from_arrays(notes: NoteArrays, name: str = "", program: int = NYLON_GUITAR_PROGRAM):
     """A NoteSequence holding `notes` on one instrument."""
+    return from_parts([(notes, program)], name)
+
+
+def from_parts(parts: list[tuple[NoteArrays, int]], name: str = ""):
+    """A NoteSequence with one instrument per (notes, GM program) part: the one place that builds
+    a NoteSequence from notes."""
     sequence = import_note_seq().NoteSequence()
     sequence.ticks_per_quarter = 220
     sequence.tempos.add(qpm=120.0)
     sequence.filename = name
-    for start, end, pitch, velocity in zip(notes.start, notes.end, notes.pitch, notes.velocity):
-        sequence.notes.add(
-            start_time=float(start), end_time=float(end), pitch=int(pitch), velocity=int(velocity), program=program
-        )
-    sequence.total_time = float(notes.end.max()) if len(notes) else 0.0
+    for instrument, (notes, program) in enumerate(parts):
+        for start, end, pitch, velocity in zip(notes.start, notes.end, notes.pitch, notes.velocity):
+            sequence.notes.add(
+                start_time=float(start),
+                end_time=float(end),
+                pitch=int(pitch),
+                velocity=int(velocity),
+                instrument=instrument,
+                program=program,
+            )
+    sequence.total_time = max((float(notes.end.max()) for notes, _ in parts if len(notes)), default=0.0)
     return sequence

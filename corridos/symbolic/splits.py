@@ -7,6 +7,7 @@ from typing import Literal
 
 import numpy as np
 
+from corridos.errors import ConfigError
 from corridos.symbolic.duplicates import connected
 
 
@@ -29,9 +30,9 @@ def assign(names: list[str], groups: list[list[str]], config: SplitConfig, sizes
     """Map every name to a split. `groups` are songs that must share a split; `sizes` (e.g. notes)
     weigh the validation share. The same names, groups and seed give the same answer."""
     if config.by not in ("song", "artist"):
-        raise ValueError(f"split by {config.by!r}: expected 'song' or 'artist'")
+        raise ConfigError(f"split by {config.by!r}: expected 'song' or 'artist'")
     if not 0 <= config.validation_fraction < 1:
-        raise ValueError(f"validation_fraction {config.validation_fraction} outside [0, 1)")
+        raise ConfigError(f"validation_fraction {config.validation_fraction} outside [0, 1)")
     links = [(g[0], other) for g in groups for other in g[1:]]
     if config.by == "artist":
         first_by_artist: dict[str, str] = {}
@@ -42,7 +43,7 @@ def assign(names: list[str], groups: list[list[str]], config: SplitConfig, sizes
     test_names = {_stem(t) for t in config.test}
     unknown = test_names - {_stem(n) for n in names}
     if unknown:
-        raise ValueError(f"test list names songs not in the dataset: {', '.join(sorted(unknown))}")
+        raise ConfigError(f"test list names songs not in the dataset: {', '.join(sorted(unknown))}")
     split = {}
     rest = []
     for component in components:

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from corridos.constants import DEFAULT_VELOCITY, REQUINTO_PITCH_MAX, REQUINTO_PITCH_MIN
+from corridos.errors import BadInputError
 from corridos.symbolic.sequences import NoteArrays, from_arrays, to_arrays
 
 PAD, BOS, EOS = 0, 1, 2
@@ -204,5 +205,7 @@ class Vocabulary:
         stored = json.loads(Path(path).read_text())
         vocabulary = cls(TokenizerConfig(**stored["config"]))
         if vocabulary.size != stored["size"]:
-            raise ValueError(f"{path}: vocabulary size {stored['size']} does not match its config ({vocabulary.size})")
+            raise BadInputError(
+                str(path), f"vocabulary size {stored['size']} does not match its config ({vocabulary.size})"
+            )
         return vocabulary

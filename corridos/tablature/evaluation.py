@@ -7,8 +7,8 @@ import dataclasses
 from collections import Counter
 from pathlib import Path
 
+from corridos.errors import BadInputError
 from corridos.symbolic.cleaning import CleaningConfig
-from corridos.symbolic.sequences import BadInputError
 from corridos.tablature.files import midi_files, read_piece
 from corridos.tablature.fingering import FingeringConfig, Method, Tab, finger
 from corridos.tablature.instrument import REQUINTO, Instrument

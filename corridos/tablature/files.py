@@ -6,8 +6,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from corridos.constants import MIDI_SUFFIXES
+from corridos.errors import BadInputError, ConfigError
 from corridos.symbolic.cleaning import CleaningConfig, clean
-from corridos.symbolic.sequences import BadInputError, read_midi
+from corridos.symbolic.sequences import read_midi
 from corridos.tablature.ascii import write_ascii
 from corridos.tablature.fingering import Tab
 from corridos.tablature.guitarpro import write_gp5
@@ -38,7 +39,7 @@ def format_names(requested: list[str]) -> list[str]:
     names = list(FORMATS) if "all" in requested else list(dict.fromkeys(requested))
     unknown = [name for name in names if name not in FORMATS]
     if unknown or not names:
-        raise ValueError(f"format {', '.join(unknown) or '(none)'}: expected 'all' or {', '.join(FORMATS)}")
+        raise ConfigError(f"format {', '.join(unknown) or '(none)'}: expected 'all' or {', '.join(FORMATS)}")
     return names
 
 
@@ -54,10 +55,10 @@ def midi_files(source: Path) -> dict[str, Path]:
     if source.is_file():
         return {source.name: source}
     if not source.is_dir():
-        raise ValueError(f"{source}: no such file or folder")
+        raise BadInputError(str(source), "no such file or folder")
     found = sorted(p for p in source.rglob("*") if p.is_file() and p.suffix.lower() in MIDI_SUFFIXES)
     if not found:
-        raise ValueError(f"{source}: no MIDI files ({', '.join(MIDI_SUFFIXES)}) in this folder")
+        raise BadInputError(str(source), f"no MIDI files ({', '.join(MIDI_SUFFIXES)}) in this folder")
     return {str(path.relative_to(source)): path for path in found}
 
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import dataclasses
 
+from corridos.errors import ConfigError
+
 _NOTE_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 
 
@@ -28,14 +30,14 @@ class Instrument:
     def __post_init__(self) -> None:
         # Notes out of range are moved by octaves, so the range with the highest capo must hold one.
         if self.highest_pitch() - self.lowest_pitch(self.max_capo) < 11:
-            raise ValueError(f"instrument {self.name}: its range with capo {self.max_capo} is under an octave")
+            raise ConfigError(f"instrument {self.name}: its range with capo {self.max_capo} is under an octave")
         if list(self.open_pitches) != sorted(self.open_pitches):
-            raise ValueError(f"instrument {self.name}: open strings must go from the lowest to the highest")
+            raise ConfigError(f"instrument {self.name}: open strings must go from the lowest to the highest")
 
     def check_capo(self, capo: int) -> None:
         """Raise ValueError naming the instrument when `capo` is not a fret it takes a capo at."""
         if not 0 <= capo <= self.max_capo:
-            raise ValueError(f"capo {capo}: the {self.name} takes a capo at frets 0-{self.max_capo}")
+            raise ConfigError(f"capo {capo}: the {self.name} takes a capo at frets 0-{self.max_capo}")
 
     def frets_above_capo(self, capo: int) -> int:
         """The highest fret, counted from the capo."""
@@ -75,5 +77,5 @@ INSTRUMENTS = {instrument.name: instrument for instrument in (REQUINTO, GUITAR)}
 def instrument_named(name: str) -> Instrument:
     """The instrument called `name`, or ValueError listing the known ones."""
     if name not in INSTRUMENTS:
-        raise ValueError(f"instrument {name!r}: expected one of {', '.join(INSTRUMENTS)}")
+        raise ConfigError(f"instrument {name!r}: expected one of {', '.join(INSTRUMENTS)}")
     return INSTRUMENTS[name]

@@ -11,14 +11,14 @@ import json
 import numpy as np
 import pytest
 
+from corridos.audio import bridge, stages
 from corridos.audio import io as audio_io
 from corridos.audio import metrics as audio_metrics
-from corridos.audio import stages
-from corridos.audio.bridge import AudioEnvError
 from corridos.audio.io import AudioLimits
 from corridos.audio.separation import SPLEETER_PARAMS, SeparationConfig
 from corridos.audio.synthesis import MixtureConfig, render_mixtures, render_sequence, song_from_sequence
 from corridos.constants import AUDIO_SAMPLE_RATE
+from corridos.errors import AudioEnvError
 from tests.helpers import band, notes
 
 pytestmark = pytest.mark.audio
@@ -110,7 +110,7 @@ def test_mixtures_add_up_and_feed_spleeter(mixtures):
 
 
 def test_separation_writes_stems_of_the_input_length(separated, mixtures):
-    entries = _entries(separated)
+    entries = _entries(separated.report)
     for path in mixtures.paths("mix", "validation"):
         entry = entries[path.name]
         assert entry["status"] == "used"
@@ -122,15 +122,16 @@ def test_separation_writes_stems_of_the_input_length(separated, mixtures):
 
 
 def test_separation_skips_bad_files_with_reasons(separated):
-    entries = _entries(separated)
+    entries = _entries(separated.report)
     for name, reason in EXPECTED_REASONS.items():
         assert entries[name]["status"] == "skipped", name
         assert reason in entries[name]["reason"], (name, entries[name]["reason"])
-    assert separated["summary"]["used"] == 1
+        assert separated.skipped[name] == entries[name]["reason"]
+    assert separated.used == 1 and separated.report["summary"]["used"] == 1
 
 
 def test_transcription_of_an_easy_solo_line(transcribed, work):
-    entry = _entries(transcribed)["easy"]
+    entry = _entries(transcribed.report)["easy"]
     assert entry["status"] == "used"
     reference = np.array([(n.start_time, n.end_time, n.pitch) for n in EASY_LINE.notes])
     estimate = audio_metrics.midi_notes(entry["outputs"]["midi"])
@@ -138,8 +139,8 @@ def test_transcription_of_an_easy_solo_line(transcribed, work):
 
 
 def test_transcription_reads_separation_folders_and_feeds_the_dataset_stage(transcribed, separated, work):
-    entries = _entries(transcribed)
-    song = next(e["name"] for e in separated["files"] if e["status"] == "used").rsplit(".", 1)[0]
+    entries = _entries(transcribed.report)
+    song = next(e["name"] for e in separated.report["files"] if e["status"] == "used").rsplit(".", 1)[0]
     assert entries[song]["status"] == "used"
     assert entries[song]["uri"].endswith(f"{song}/requinto.wav")
     for name, reason in EXPECTED_REASONS.items():
@@ -165,6 +166,15 @@ def test_missing_audio_env_says_how_to_build_it(tmp_path, monkeypatch):
         stages.transcribe([str(tmp_path)], tmp_path / "out", progress=False)
 
 
+def test_the_bridge_returns_the_value_a_known_failure_and_an_unexpected_one():
+    assert bridge.call("corridos.storage:file_name", location="s3://bucket/songs/a.wav") == "a.wav"
+    with pytest.raises(AudioEnvError) as known:  # a CorridosError in the child: its one line
+        bridge.call("corridos.symbolic.sequences:read_midi", path="/nowhere/song.mid")
+    assert str(known.value) == "/nowhere/song.mid: file not found"
+    with pytest.raises(AudioEnvError, match=r"(?s)json:loads failed with exit code 1:.*JSONDecodeError"):
+        bridge.call("json:loads", s="{")  # a bug in the child: the tail of its traceback
+
+
 def test_note_f1_and_sdr_agree_with_their_definitions():
     line = np.array([[0.0, 0.3, 60], [0.5, 0.8, 64], [1.0, 1.3, 67]])
     assert audio_metrics.note_scores(line, line)["f1"] == 1.0
@@ -186,7 +196,7 @@ def test_separation_reads_model_and_audio_from_s3(s3_server, model, mixtures, tm
     config = SeparationConfig(cache_dir=str(tmp_path / "model-cache"))
     manifest = stages.separate(
         [f"{prefix}/recordings/"], f"{prefix}/separator", tmp_path / "out", config, progress=False
-    )
+    ).report
     assert manifest["summary"] == {"files": 1, "used": 1, "skipped": 0}
     assert manifest["files"][0]["uri"] == f"{prefix}/recordings/{mix.name}"
     assert audio_io.load_wav(manifest["files"][0]["outputs"]["requinto"])[0].shape == audio_io.load_wav(mix)[0].shape

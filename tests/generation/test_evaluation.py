@@ -4,7 +4,7 @@ import sys
 
 import pytest
 
-from corridos.config import ConfigError
+from corridos.errors import ConfigError
 from corridos.generation.evaluation import EvaluationConfig, evaluate
 from corridos.generation.models import ModelConfig, build_model, save_model
 from corridos.generation.sampling import SampleConfig

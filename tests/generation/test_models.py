@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 from keras import ops
 
+from corridos.errors import ConfigError, ModelError
 from corridos.generation.models import FAMILIES, ModelConfig, build_model, load_model, save_model
 
 CACHE_CHECK = """
@@ -69,10 +70,10 @@ def test_save_and_load_keep_the_weights(tmp_path):
     np.testing.assert_allclose(
         ops.convert_to_numpy(load_model(tmp_path / "m")(tokens)), ops.convert_to_numpy(model(tokens))
     )
-    with pytest.raises(FileNotFoundError, match="not a saved model"):
+    with pytest.raises(ModelError, match="not a saved model"):
         load_model(tmp_path)
 
 
 def test_unknown_family_is_refused():
-    with pytest.raises(ValueError, match="expected one of lstm, wavenet, transformer"):
+    with pytest.raises(ConfigError, match="expected one of lstm, wavenet, transformer"):
         build_model(ModelConfig(family="gru"), 10)

@@ -4,9 +4,9 @@ import sys
 import numpy as np
 import pytest
 
-from corridos.config import ConfigError
+from corridos.errors import BadInputError, ConfigError
 from corridos.generation.models import ModelConfig, build_model
-from corridos.generation.sampling import PrimerError, SampleConfig, Sampler, choose
+from corridos.generation.sampling import SampleConfig, Sampler, choose
 from corridos.symbolic.sequences import write_midi
 from corridos.symbolic.tokenizer import Vocabulary
 from tests.helpers import notes
@@ -53,13 +53,13 @@ def test_primer_is_kept_and_continued_and_transpose_moves_everything(sampler, tm
 def test_bad_primer_file_gets_a_clear_error(sampler, tmp_path, content, reason):
     path = tmp_path / "primer.mid"
     path.write_bytes(content)
-    with pytest.raises(PrimerError, match=f"primer {path}: {reason}"):
+    with pytest.raises(BadInputError, match=f"primer {path}: {reason}"):
         sampler.generate(SampleConfig(seconds=1, primer=str(path)))
 
 
 def test_primer_with_nothing_in_range_is_refused(sampler, tmp_path):
     path = write_midi(notes((0, 1, 30, 80), (1, 2, 35, 80)), tmp_path / "bass.mid")
-    with pytest.raises(PrimerError, match="no notes left in 52-93"):
+    with pytest.raises(BadInputError, match="no notes left in 52-93"):
         sampler.generate(SampleConfig(seconds=1, primer=str(path)))
 
 

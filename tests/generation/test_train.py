@@ -5,6 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from corridos.errors import ConfigError
 from corridos.generation.models import FAMILIES, load_model
 from corridos.generation.train import PRESETS, preset, train, validation_windows, windows_batch
 from corridos.symbolic.tokenizer import BOS, PAD, Vocabulary
@@ -45,7 +46,7 @@ def test_validation_windows_cover_every_token_once():
 def test_presets_exist_for_cpu_and_gpu():
     assert set(PRESETS) == {"tiny", "base"}
     assert preset("base", "wavenet").model.family == "wavenet"
-    with pytest.raises(ValueError, match="unknown preset"):
+    with pytest.raises(ConfigError, match="unknown preset"):
         preset("huge", "lstm")
 
 

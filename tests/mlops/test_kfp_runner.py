@@ -4,7 +4,8 @@ a failed task is named with its last line and its log. Real kfp.local runs of a 
 import pytest
 from kfp import dsl
 
-from corridos.mlops.kfp_runner import LOGS, PipelineTaskError, run_quietly
+from corridos.errors import PipelineTaskError
+from corridos.mlops.kfp_runner import LOGS, run_quietly
 
 
 @dsl.component(base_image="python:3.11", install_kfp_package=False)

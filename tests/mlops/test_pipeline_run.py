@@ -7,7 +7,7 @@ import mlflow
 import pytest
 
 from corridos import storage
-from corridos.constants import CHAMPION_ALIAS
+from corridos.mlops import registry
 from corridos.mlops.kfp_runner import run_local
 from corridos.symbolic.sequences import write_midi
 from pipelines.corridos_pipeline import corridos_pipeline
@@ -48,8 +48,7 @@ def test_pipeline_runs_end_to_end_against_mlflow_server(mlflow_server, tmp_path,
     decision = run_local(corridos_pipeline, arguments, tmp_path / "runs")
 
     assert decision["candidate_version"] == "1" and decision["promoted"], decision
-    client = mlflow.MlflowClient()
-    assert client.get_model_version_by_alias("pipeline-test-generator", CHAMPION_ALIAS).version == "1"
+    assert registry.champion("pipeline-test-generator").version == "1"
 
     parents = mlflow.search_runs(
         experiment_names=["corridos"], filter_string="tags.stage = 'pipeline'", output_format="list"

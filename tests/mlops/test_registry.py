@@ -3,9 +3,10 @@ import json
 import mlflow
 import pytest
 
+from corridos.errors import ModelError
 from corridos.generation.models import ModelConfig, build_model, save_model
 from corridos.generation.train import preset, train
-from corridos.mlops import packaging, registry
+from corridos.mlops import packaging, registry, tracking
 from corridos.mlops.registry import PromotionConfig
 from corridos.symbolic.tokenizer import Vocabulary
 from tests.helpers import TINY_MODEL
@@ -38,14 +39,14 @@ def test_gate_promotes_a_better_model_and_refuses_a_worse_one(tiny_dataset, tmp_
     first = registry.register(trained.run_id, NAME)
     decision = registry.promote(first, reference, config)
     assert decision.promoted and decision.reasons == ["no champion yet"]
-    assert registry.champion_version(NAME) == first
+    assert registry.champion(NAME).version == first
 
     worse = registry.register(log_untrained(tmp_path), NAME)
     decision = registry.promote(worse, reference, config)
     assert not decision.promoted
     assert "not better by the margin" in decision.reasons[0]
     assert decision.champion_version == first and decision.champion_bits_per_note < decision.candidate_bits_per_note
-    assert registry.champion_version(NAME) == first  # the alias did not move
+    assert registry.champion(NAME).version == first  # the alias did not move
 
     tags = mlflow.MlflowClient().get_model_version(NAME, worse).tags
     assert tags["promotion.decision"] == "refused"
@@ -54,6 +55,19 @@ def test_gate_promotes_a_better_model_and_refuses_a_worse_one(tiny_dataset, tmp_
 
     again = registry.promote(first, reference, config)
     assert not again.promoted and "already the champion" in again.reasons[0]
+
+
+def test_champion_lookup_says_why_there_is_none_and_follows_the_alias(tmp_path, monkeypatch):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    tracking.configure()
+    with pytest.raises(ModelError, match=f"no model behind models:/{NAME}@champion at sqlite:///"):
+        registry.champion(NAME)
+    run_id = log_untrained(tmp_path)
+    first, second = (registry.register(run_id, NAME) for _ in range(2))
+    registry.set_champion(second, NAME)
+    assert registry.champion(NAME).version == second and registry.champion(NAME).run_id == run_id
+    registry.set_champion(first, NAME)
+    assert registry.champion(NAME).version == first
 
 
 def test_sanity_checks_name_what_is_wrong():

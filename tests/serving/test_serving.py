@@ -8,8 +8,8 @@ import mlflow
 import pytest
 import requests
 
-from corridos.constants import CHAMPION_ALIAS
 from corridos.generation.sampling import SampleConfig, Sampler
+from corridos.mlops import registry as model_registry
 from corridos.symbolic.sequences import from_midi_bytes, write_midi
 from corridos.symbolic.tokenizer import Vocabulary
 from serving import local
@@ -29,7 +29,7 @@ def registry(tiny_dataset, tmp_path_factory):
         env.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{folder / 'mlflow.db'}")
         config = preset("tiny", "transformer", {**TINY_MODEL, "epochs": 1, "sample_seconds": 1.0})
         run_id = train(tiny_dataset, folder / "train", config, progress=False).run_id
-        versions = [mlflow.register_model(f"runs:/{run_id}/generator", MODEL_NAME).version for _ in range(2)]
+        versions = [model_registry.register(run_id, MODEL_NAME) for _ in range(2)]
         yield {"uri": mlflow.get_tracking_uri(), "folder": folder, "run_id": run_id, "versions": versions}
 
 
@@ -46,7 +46,7 @@ def started(registry):
     with local.running(environment, registry["folder"] / "serve.log", ready=False) as url:
         before = {"readyz": requests.get(f"{url}/readyz", timeout=10), "generate": post_json(url, "generate", SHORT)}
         mlflow.set_tracking_uri(registry["uri"])
-        mlflow.MlflowClient().set_registered_model_alias(MODEL_NAME, CHAMPION_ALIAS, registry["versions"][0])
+        model_registry.set_champion(registry["versions"][0], MODEL_NAME)
         reloaded = post_json(url, "reload", {}, timeout=300)
         assert reloaded.status_code == 200 and reloaded.json()["ready"], reloaded.text
         yield url, before
@@ -59,7 +59,7 @@ def service(started):
 
 def champion_version(registry) -> str:
     mlflow.set_tracking_uri(registry["uri"])
-    return str(mlflow.MlflowClient().get_model_version_by_alias(MODEL_NAME, CHAMPION_ALIAS).version)
+    return model_registry.champion(MODEL_NAME).version
 
 
 def post_json(url: str, endpoint: str, body, timeout: float = 120) -> requests.Response:
@@ -191,7 +191,7 @@ def test_moving_the_alias_and_reloading_serves_the_new_version(service, registry
     """Runs last in this module: it leaves the alias on the second version."""
     new = registry["versions"][1]
     mlflow.set_tracking_uri(registry["uri"])
-    mlflow.MlflowClient().set_registered_model_alias(MODEL_NAME, CHAMPION_ALIAS, new)
+    model_registry.set_champion(new, MODEL_NAME)
     assert post_json(service, "reload", {}, timeout=300).json()["version"] == str(new)
     assert post_json(service, "info", {}).json()["version"] == str(new) == champion_version(registry)
     assert post_json(service, "generate", SHORT).headers["X-Model-Version"] == str(new)

@@ -1,5 +1,6 @@
 import pytest
 
+from corridos.errors import ConfigError
 from corridos.symbolic.splits import SplitConfig, artist_of, assign
 
 NAMES = [f"Artist {a} - Song {s}.mid" for a in range(8) for s in range(6)]
@@ -48,7 +49,7 @@ def test_test_list_holds_out_songs_with_their_groups():
 
 
 def test_unknown_test_song_is_an_error():
-    with pytest.raises(ValueError, match="Nobody - Nothing"):
+    with pytest.raises(ConfigError, match="Nobody - Nothing"):
         assign(NAMES, [], SplitConfig(test=("Nobody - Nothing",)), SIZES)
 
 

@@ -3,6 +3,7 @@ from collections import Counter
 import numpy as np
 import pytest
 
+from corridos.errors import ConfigError
 from corridos.tablature.fingering import FingeringConfig, finger
 from corridos.tablature.instrument import GUITAR, REQUINTO, Instrument, instrument_named
 from tests.helpers import band, melody, notes
@@ -114,11 +115,11 @@ def test_spread_chord_within_the_window_is_one_event():
 
 
 def test_capo_and_instrument_are_checked():
-    with pytest.raises(ValueError, match="capo 8: the requinto takes a capo at frets 0-7"):
+    with pytest.raises(ConfigError, match="capo 8: the requinto takes a capo at frets 0-7"):
         finger(melody(0), REQUINTO, 8)
-    with pytest.raises(ValueError, match="instrument 'banjo'"):
+    with pytest.raises(ConfigError, match="instrument 'banjo'"):
         instrument_named("banjo")
-    with pytest.raises(ValueError, match="under an octave"):
+    with pytest.raises(ConfigError, match="under an octave"):
         Instrument("ukulele stub", open_pitches=(67,), frets=4, max_capo=0)
     assert REQUINTO.open_pitches == (45, 50, 55, 60, 64, 69)
     assert GUITAR.open_pitches == (40, 45, 50, 55, 59, 64)
