@@ -35,7 +35,7 @@ def register_latest_training(family: str, model_name: str) -> tuple[str, str]:
     """Register the newest `family` training run's generator and point the champion alias at it."""
     import mlflow
 
-    from corridos.constants import CHAMPION_ALIAS
+    from corridos.mlops.cluster import CHAMPION_ALIAS
 
     runs = mlflow.search_runs(
         filter_string=f"tags.stage = 'train' and tags.model_family = '{family}' and attributes.status = 'FINISHED'",
@@ -52,8 +52,8 @@ def register_latest_training(family: str, model_name: str) -> tuple[str, str]:
 
 
 def main() -> None:
-    from corridos.constants import REGISTERED_MODEL_NAME
     from corridos.mlops import tracking
+    from corridos.mlops.cluster import REGISTERED_MODEL_NAME
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=Path("runs/demo/served"))

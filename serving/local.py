@@ -32,8 +32,8 @@ def register_champion(model_dir: str | Path, model_name: str, metrics: dict[str,
     (in the store MLFLOW_TRACKING_URI names); returns the version."""
     import mlflow
 
-    from corridos.constants import CHAMPION_ALIAS
     from corridos.mlops import packaging, tracking
+    from corridos.mlops.cluster import CHAMPION_ALIAS
 
     tracking.configure()
     with mlflow.start_run(run_name="serving-local"):

@@ -7,7 +7,7 @@ import mlflow
 import pytest
 
 from corridos import storage
-from corridos.constants import CHAMPION_ALIAS
+from corridos.mlops.cluster import CHAMPION_ALIAS
 from corridos.mlops.kfp_runner import run_local
 from corridos.symbolic.sequences import write_midi
 from pipelines.corridos_pipeline import corridos_pipeline

@@ -8,8 +8,8 @@ import mlflow
 import pytest
 import requests
 
-from corridos.constants import CHAMPION_ALIAS
 from corridos.generation.sampling import SampleConfig, Sampler
+from corridos.mlops.cluster import CHAMPION_ALIAS
 from corridos.symbolic.sequences import from_midi_bytes, write_midi
 from corridos.symbolic.tokenizer import Vocabulary
 from serving import local
@@ -101,7 +101,7 @@ def test_transpose_moves_every_note(service):
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    "audio_format, media_type, magic", [("wav", "audio/wav", b"RIFF"), ("mp3", "audio/mpeg", b"ID3")]
+    "audio_format, media_type, magic", [("wav", "audio/wav", b"RIFF"), ("mp3", "audio/mpeg", b"\xff\xfb")]
 )
 def test_generate_audio_renders_a_nylon_guitar(service, audio_format, media_type, magic):
     answer = post_json(service, "generate_audio", {**SHORT, "format": audio_format})
