@@ -2,7 +2,7 @@
 where they live, the ConfigMap and Secrets pipeline pods read, the GPU pool's node label, and the
 registered model the pipeline promotes and the service loads.
 
-Standard library only: docker/build.sh reads the image names from here with the host's python3.
+Standard library only: docker/common.sh reads the image names from here with the host's python3.
 """
 
 import dataclasses
