@@ -17,7 +17,7 @@ try:
     )
 except ValueError as error:
     sys.exit(f"error: {error}")
-for job in ("audio", "light", "train", "serving"):
+for job in cluster.JOBS:
     print(f"{job.upper()}_IMAGE={images.name(job)}")
 print(f"IMAGE_TAG={images.tag}")
 PY

@@ -15,6 +15,7 @@ DEFAULT_IMAGE_REGISTRY = "ghcr.io/corridos"
 DEFAULT_IMAGE_TAG = "0.1.0"
 IMAGE_REGISTRY_ENV = "CORRIDOS_IMAGE_REGISTRY"
 IMAGE_TAG_ENV = "CORRIDOS_IMAGE_TAG"
+JOBS = ("audio", "light", "train", "serving")  # one image each
 
 # Docker's reference grammar, simplified: a host (with an optional port) and lowercase path parts;
 # a tag of up to 128 letters, digits, '_', '.' and '-' that does not start with '.' or '-'.
@@ -38,7 +39,9 @@ class Images:
             raise ValueError(f"image tag {self.tag!r}: expected letters, digits, '_', '.', '-' (at most 128)")
 
     def name(self, job: str) -> str:
-        """The image of a job (audio, light, train or serving), e.g. ghcr.io/corridos/corridos-light:0.1.0."""
+        """The image of one of JOBS, e.g. ghcr.io/corridos/corridos-light:0.1.0."""
+        if job not in JOBS:
+            raise ValueError(f"image job {job!r}: expected one of {', '.join(JOBS)}")
         return f"{self.registry}/corridos-{job}:{self.tag}"
 
     @property
