@@ -18,7 +18,7 @@ export UV_LINK_MODE := copy
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
 
-setup: system envs k8s-tools  ## install everything: Debian packages, uv, the main and audio environments, the manifest checkers
+setup: system envs k8s-tools  ## install everything: Debian packages, uv, the main and audio environments, the manifest tools
 
 # Installs the Debian packages named in $(1) that are missing; quiet when none are.
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
@@ -100,7 +100,7 @@ demo-audio: setup  ## the audio stages on synthetic mixtures: render, train a ti
 .PHONY: k8s-tools k8s-secrets image-system images test-images
 K8S_TOOLS := k8s/tools
 IMAGES ?= audio light train serving
-k8s-tools: $(UV)  ## the manifest checkers (kubernetes-validate, checkov) in their own env, from k8s/tools/uv.lock
+k8s-tools: $(UV)  ## the manifest tools (kubectl, kubernetes-validate, checkov) in their own env, from k8s/tools/uv.lock
 	@$(UV) sync -q --frozen --project $(K8S_TOOLS)
 
 k8s-secrets:  ## random credentials for the cluster, into git-ignored k8s/*/secrets/ (kept if present)
@@ -110,11 +110,15 @@ IMAGE_APT_PACKAGES := debootstrap docker.io
 image-system:  ## Debian packages the image builds need (debootstrap, Docker)
 	$(call apt_install,$(IMAGE_APT_PACKAGES))
 
-images: image-system  ## build the container images with Docker (IMAGES="audio light train serving"); starts dockerd if needed
-	docker/build.sh $(IMAGES)
+# Where the images are pushed and their tag: REGISTRY/corridos-<job>:TAG. Unset, the defaults in
+# corridos/mlops/cluster.py (or $CORRIDOS_IMAGE_REGISTRY/$CORRIDOS_IMAGE_TAG) name them, as for
+# `corridos pipeline compile|submit --image-registry --image-tag`.
+IMAGE_NAMES = $(if $(IMAGE_REGISTRY),CORRIDOS_IMAGE_REGISTRY=$(IMAGE_REGISTRY)) $(if $(IMAGE_TAG),CORRIDOS_IMAGE_TAG=$(IMAGE_TAG))
+images: image-system  ## build the container images with Docker (IMAGES="audio light train serving", IMAGE_REGISTRY=, IMAGE_TAG=); starts dockerd if needed
+	$(IMAGE_NAMES) docker/build.sh $(IMAGES)
 
-test-images: images  ## build the images, then run a smoke test in each
-	CORPUS=$(CORPUS) docker/smoke.sh $(IMAGES)
+test-images: images  ## build the images, then run a smoke test in each and print its size
+	$(IMAGE_NAMES) CORPUS=$(CORPUS) docker/smoke.sh $(IMAGES)
 
 .PHONY: serve
 SERVE_PORT ?= 3000

@@ -1,10 +1,6 @@
-from kfp import dsl
 from kfp.dsl import Dataset, Input, Model, Output
 
-from corridos.constants import AUDIO_IMAGE, LIGHT_IMAGE
 
-
-@dsl.component(base_image=LIGHT_IMAGE, install_kfp_package=False)
 def ingest(
     audio_uri: str, corpus_uri: str, synthetic_songs: int, chunks: int, seed: int, audio: Output[Dataset]
 ) -> list[str]:
@@ -36,7 +32,6 @@ def ingest(
     return [json.dumps(names[i : i + size]) for i in range(0, len(names), size)]
 
 
-@dsl.component(base_image=AUDIO_IMAGE, install_kfp_package=False)
 def prepare_separator(separator_uri: str, mixtures: Input[Dataset], steps: int, separator: Output[Model]):
     """The given Spleeter model (folder or s3://), or a tiny one trained on the rendered mixtures."""
     import shutil
@@ -54,7 +49,6 @@ def prepare_separator(separator_uri: str, mixtures: Input[Dataset], steps: int, 
     stages.train_separator(mixtures.path, separator.path, "tiny", {"steps": steps}, progress=False)
 
 
-@dsl.component(base_image=AUDIO_IMAGE, install_kfp_package=False)
 def separate(audio: Input[Dataset], names: str, separator: Input[Model], stems: Output[Dataset]):
     """Requinto and accompaniment stems of one chunk of recordings (the model is loaded once)."""
     import json
@@ -66,7 +60,6 @@ def separate(audio: Input[Dataset], names: str, separator: Input[Model], stems: 
     stages.separate(inputs, separator.path, stems.path, progress=False)
 
 
-@dsl.component(base_image=AUDIO_IMAGE, install_kfp_package=False)
 def transcribe(stems: Input[Dataset], midi: Output[Dataset]):
     """Requinto MIDI of every separated song of the chunk, under midi/ (the dataset stage's input)."""
     from corridos.audio import stages

@@ -1,10 +1,6 @@
-from kfp import dsl
 from kfp.dsl import Dataset, Input, Metrics, Model, Output
 
-from corridos.constants import LIGHT_IMAGE, TRAIN_IMAGE
 
-
-@dsl.component(base_image=TRAIN_IMAGE, install_kfp_package=False)
 def train(
     dataset: Input[Dataset], family: str, preset: str, overrides: str, parent_run_id: str, model: Output[Model]
 ) -> str:
@@ -18,7 +14,6 @@ def train(
     return result.run_id
 
 
-@dsl.component(base_image=TRAIN_IMAGE, install_kfp_package=False)
 def evaluate(
     dataset: Input[Dataset],
     model: Input[Model],
@@ -41,7 +36,6 @@ def evaluate(
         metrics.log_metric(name, value)
 
 
-@dsl.component(base_image=LIGHT_IMAGE, install_kfp_package=False)
 def register_and_promote(
     run_id: str, dataset: Input[Dataset], margin_bits_per_note: float, model_name: str, parent_run_id: str
 ) -> str:

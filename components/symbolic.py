@@ -1,10 +1,6 @@
-from kfp import dsl
 from kfp.dsl import Dataset, Input, Output
 
-from corridos.constants import LIGHT_IMAGE
 
-
-@dsl.component(base_image=LIGHT_IMAGE, install_kfp_package=False)
 def build_dataset(
     corpus_uri: str, transcriptions: Input[list[Dataset]], config: str, parent_run_id: str, dataset: Output[Dataset]
 ) -> str:

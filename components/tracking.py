@@ -1,9 +1,6 @@
 from kfp import dsl
 
-from corridos.constants import LIGHT_IMAGE
 
-
-@dsl.component(base_image=LIGHT_IMAGE, install_kfp_package=False)
 def start_tracking(kfp_run_id: str, kfp_run_name: str, parameters: str) -> str:
     """Open the MLflow parent run of this pipeline run; every stage's run nests under it."""
     import json
@@ -25,7 +22,6 @@ def start_tracking(kfp_run_id: str, kfp_run_name: str, parameters: str) -> str:
     return run.info.run_id
 
 
-@dsl.component(base_image=LIGHT_IMAGE, install_kfp_package=False)
 def finish_tracking(kfp_run_id: str, status: dsl.PipelineTaskFinalStatus):
     """Close the parent run with the pipeline's outcome (an exit task: it runs even when a stage
     failed, and may depend on no other task, so it finds the run by its KFP run id)."""

@@ -1,16 +1,11 @@
-# Python 3.11 (Debian's) + uv, the layer every corridos image shares. FROM the rootfs that
-# base.sh imports; build.sh passes the tag.
+# What every corridos image runs on: Debian's Python 3.11 and FluidSynth with the GM soundfont,
+# which render MIDI to audio (the audio render stage, evaluation samples, the service's answers).
+# FROM the rootfs that base.sh imports; build.sh passes the tag.
 ARG ROOTFS=corridos-rootfs:bookworm
 FROM ${ROOTFS}
-ARG UV_VERSION
-ARG EXTRA_CA_PEM=""
-COPY with-build-ca.sh /usr/local/bin/with-build-ca
-RUN python3 -m venv /opt/uv \
- && with-build-ca /opt/uv/bin/pip install -q --no-cache-dir --disable-pip-version-check "uv==${UV_VERSION}" \
- && ln -s /opt/uv/bin/uv /usr/local/bin/uv
-# uv uses Debian's interpreter, never a downloaded one; environments live in /opt/venv, outside
-# the (read-only in the cluster) working directory.
-ENV UV_PYTHON_DOWNLOADS=never UV_PYTHON=/usr/bin/python3.11 UV_NO_CACHE=1 UV_LINK_MODE=copy \
-    UV_PROJECT_ENVIRONMENT=/opt/venv PATH=/opt/venv/bin:/usr/local/bin:/usr/bin:/bin \
-    PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 HOME=/tmp
+RUN apt-get update -qq \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends fluidsynth fluid-soundfont-gm \
+ && apt-get clean && rm -rf /var/lib/apt/lists/*
+# Environments live in /opt/venv, outside the (read-only in the cluster) working directory.
+ENV PATH=/opt/venv/bin:/usr/local/bin:/usr/bin:/bin PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 HOME=/tmp
 WORKDIR /app

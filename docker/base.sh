@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The root filesystem every corridos image starts from: Debian bookworm (minbase) with its
 # Python 3.11, made with debootstrap and `docker import`, because no registry image can be
-# pulled here (FINDINGS). Where Docker Hub is reachable, `debian:bookworm-slim` + apt-get would do
+# pulled here. Where Docker Hub is reachable, `debian:bookworm-slim` + apt-get would do
 # the same; this keeps the build independent of any image registry.
 #   usage: docker/base.sh [TAG]      (default corridos-rootfs:bookworm)
 set -euo pipefail

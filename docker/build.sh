@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Build the corridos images: docker/build.sh [audio|light|train|serving ...] (default: all).
-# Tags come from corridos/constants.py, so the pipeline and the manifests name what is built.
+# Names: REGISTRY/corridos-<job>:TAG, from corridos/mlops/cluster.py (the names the pipeline and
+# the manifests use); $CORRIDOS_IMAGE_REGISTRY and $CORRIDOS_IMAGE_TAG override its defaults, as
+# they do for `corridos pipeline compile|submit`.
 # The build context is a staged copy of the few files the images need: the repository holds
 # GBs of environments and runs that must not be sent to the daemon.
 set -euo pipefail
@@ -8,16 +10,14 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
 images=("$@")
 [ ${#images[@]} -gt 0 ] || images=(audio light train serving)
+for image in "${images[@]}"; do
+  case $image in audio | light | train | serving) ;; *) echo "unknown image: $image" >&2; exit 2 ;; esac
+done
 
-eval "$(python3 - <<'PY'
-import runpy
-c = runpy.run_path("corridos/constants.py")
-for name in ("AUDIO_IMAGE", "TRAIN_IMAGE", "LIGHT_IMAGE", "SERVING_IMAGE", "IMAGE_TAG"):
-    print(f"{name}={c[name]}")
-PY
-)"
+source docker/common.sh
 uv_version=$(sed -n 's/^UV_VERSION := //p' Makefile)
-BASE_IMAGE=corridos-base:$IMAGE_TAG
+# Local-only layers the images share: what they run on, and that plus uv.
+BASE_IMAGE=corridos-base:$IMAGE_TAG UV_IMAGE=corridos-uv:$IMAGE_TAG
 
 docker/dockerd.sh
 docker/base.sh
@@ -40,23 +40,26 @@ build() {  # build TAG DOCKERFILE [ARG=VALUE ...]
   for a in "$@" "EXTRA_CA_PEM=$extra_ca"; do args+=(--build-arg "$a"); done
   echo "== $tag"
   local start=$SECONDS log=$logs/${tag//[:\/]/_}.log
-  # The legacy builder and the host network: BuildKit and bridges do not work here (FINDINGS).
+  # The legacy builder and the host network: BuildKit does not start in this sandbox, which allows
+  # no network bridge either.
   DOCKER_BUILDKIT=0 docker build --network host -f "docker/$file" "${args[@]}" -t "$tag" "$context" >"$log" 2>&1 || {
     tail -30 "$log" >&2; echo "build of $tag failed; the whole log: $log" >&2; exit 1; }
-  echo "   built in $((SECONDS - start)) s, $(docker image inspect -f '{{.Size}}' "$tag" | awk '{printf "%.2f GB", $1/1e9}')"
+  echo "   built in $((SECONDS - start)) s, $(image_size "$tag")"
 }
 
-build "$BASE_IMAGE" base.Dockerfile "UV_VERSION=$uv_version"
-# Every other image starts from the light one (the main environment).
-build "$LIGHT_IMAGE" light.Dockerfile "BASE=$BASE_IMAGE"
+build "$BASE_IMAGE" base.Dockerfile
+build "$UV_IMAGE" uv.Dockerfile "BASE=$BASE_IMAGE" "UV_VERSION=$uv_version"
+# The audio and train images grow from the light one; the serving image only from the base.
+for image in "${images[@]}"; do
+  case $image in
+    light | audio | train) build "$LIGHT_IMAGE" light.Dockerfile "UV_IMAGE=$UV_IMAGE"; break ;;
+  esac
+done
 for image in "${images[@]}"; do
   case $image in
     light) ;;
     audio) build "$AUDIO_IMAGE" audio.Dockerfile "LIGHT=$LIGHT_IMAGE" ;;
     train) build "$TRAIN_IMAGE" train.Dockerfile "LIGHT=$LIGHT_IMAGE" ;;
-    serving)
-      [ -f serving/service.py ] || { echo "serving/service.py is missing: the serving image needs it" >&2; exit 1; }
-      build "$SERVING_IMAGE" serving.Dockerfile "LIGHT=$LIGHT_IMAGE" ;;
-    *) echo "unknown image: $image" >&2; exit 2 ;;
+    serving) build "$SERVING_IMAGE" serving.Dockerfile "UV_IMAGE=$UV_IMAGE" "BASE=$BASE_IMAGE" ;;
   esac
 done

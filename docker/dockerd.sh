@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Make sure a Docker daemon answers; start Debian's dockerd by hand when none runs.
 # No bridge and no iptables: this machine's kernel/sandbox allows neither, so builds and
-# containers use the host network (`--network host`). See ../shared/docs/FINDINGS.md.
+# containers use the host network (`--network host`).
 set -euo pipefail
 docker info >/dev/null 2>&1 && exit 0
 command -v dockerd >/dev/null || {

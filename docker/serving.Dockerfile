@@ -1,10 +1,22 @@
-# SERVING_IMAGE: the BentoML generation service on the main environment (LIGHT_IMAGE), loading
-# the champion model from MLflow at start. Built from the same lock rather than `bentoml build`,
-# which re-locks packages against the registry (FINDINGS).
-ARG LIGHT
-FROM ${LIGHT}
+# The serving image: the BentoML generation service, loading the champion model from MLflow at
+# start. The serving extra only (Keras on JAX, the MLflow client; no TensorFlow, no KFP), installed
+# from the committed uv.lock in a build stage, so uv itself stays out of the image. Not `bentoml
+# build`, which re-locks packages against the package registry.
+ARG UV_IMAGE
+ARG BASE
+FROM ${UV_IMAGE} AS build
+ARG EXTRA_CA_PEM=""
+COPY pyproject.toml uv.lock README.md ./
+RUN with-build-ca uv sync --frozen --no-dev --extra serving --no-install-project
+COPY corridos ./corridos
 COPY serving ./serving
+RUN with-build-ca uv sync --frozen --no-dev --extra serving
+
+FROM ${BASE}
+COPY --from=build /opt/venv /opt/venv
+COPY --from=build /app /app
 # bentoml writes its home (models, logs) at start: keep it under /tmp, an emptyDir in the cluster.
-ENV BENTOML_HOME=/tmp/bentoml BENTOML_DO_NOT_TRACK=true
+ENV KERAS_BACKEND=jax BENTOML_HOME=/tmp/bentoml BENTOML_DO_NOT_TRACK=true
+USER 10001:10001
 EXPOSE 3000
 CMD ["bentoml", "serve", "serving.service:Corridos", "--host", "0.0.0.0", "--port", "3000"]

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Run a smoke test in each built image, as the cluster runs it: uid 10001, read-only root
-# filesystem, a tmpfs /tmp, host network (no bridge here; the serving answers on loopback).
+# filesystem, a tmpfs /tmp, host network (no bridge here; servers answer on loopback); print each
+# image's size beside its result.
 #   usage: docker/smoke.sh [audio|light|train|serving ...]   (default: all)
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -8,22 +9,28 @@ cd "$repo"
 images=("$@")
 [ ${#images[@]} -gt 0 ] || images=(audio light train serving)
 corpus=${CORPUS:-../shared/datasets/corridos-midi}
-port=${SMOKE_PORT:-3000}
-eval "$(python3 - <<'PY'
-import runpy
-c = runpy.run_path("corridos/constants.py")
-for name in ("AUDIO_IMAGE", "TRAIN_IMAGE", "LIGHT_IMAGE", "SERVING_IMAGE"):
-    print(f"{name}={c[name]}")
-PY
-)"
+source docker/common.sh
 docker/dockerd.sh
 run() { docker run --rm --network host --read-only --tmpfs /tmp:exec --user 10001:10001 "$@"; }
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+# wait_for URL CONTAINER: until URL answers 200 (true) or the container stops or 4 minutes pass (false)
+wait_for() {
+  for _ in $(seq 120); do
+    curl -sf -o /dev/null --max-time 2 "$1" && return 0
+    [ "$(docker inspect -f '{{.State.Running}}' "$2")" = true ] || return 1
+    sleep 2
+  done
+  return 1
+}
+containers=()
+trap 'for c in "${containers[@]}"; do docker rm -f "$c" >/dev/null 2>&1 || true; done' EXIT
 
 for image in "${images[@]}"; do
   start=$SECONDS
   echo "== $image"
   case $image in
     audio)
+      tag=$AUDIO_IMAGE
       # separation and transcription on synthetic audio made in the container, in the audio env;
       # then transcription again from the main env, across the process boundary as the
       # pipeline's components call it
@@ -32,11 +39,14 @@ for image in "${images[@]}"; do
          corridos audio transcribe /tmp/smoke/separated --out /tmp/smoke/from-main >/dev/null &&
          ls /tmp/smoke/from-main/midi/*.mid && echo "main env -> audio env: transcribed"' ;;
     light)
-      # the dataset stage on the corpus, mounted read-only
+      # the dataset stage on the corpus, mounted read-only; Keras on JAX, no TensorFlow in the image
+      tag=$LIGHT_IMAGE
       run -v "$(cd "$corpus" && pwd):/corpus:ro" "$LIGHT_IMAGE" sh -c \
-        'corridos dataset build /corpus --out /tmp/dataset >/tmp/log 2>&1 || { tail -20 /tmp/log; exit 1; }
-         test -s /tmp/dataset/summary.json && echo "dataset built"' ;;
+        'python -c "import importlib.util, keras; assert keras.backend.backend() == \"jax\"; assert not importlib.util.find_spec(\"tensorflow\")" &&
+         corridos dataset build /corpus --out /tmp/dataset >/tmp/log 2>&1 || { tail -20 /tmp/log; exit 1; }
+         test -s /tmp/dataset/summary.json && echo "dataset built; Keras on JAX"' ;;
     train)
+      tag=$TRAIN_IMAGE
       # Keras on JAX (the GPU image's backend) trains the tiny preset for a moment; on a machine
       # without a GPU JAX falls back to the CPU, which is the point of a smoke test here.
       run -v "$(cd "$corpus" && pwd):/corpus:ro" -e JAX_PLATFORMS="${JAX_PLATFORMS:-}" "$TRAIN_IMAGE" sh -c \
@@ -45,22 +55,30 @@ for image in "${images[@]}"; do
          corridos train /tmp/dataset --family lstm --preset tiny --set epochs=1 --set steps_per_epoch=5 --no-mlflow --out /tmp/train >>/tmp/log 2>&1 || { tail -20 /tmp/log; exit 1; }
          ls /tmp/train && echo "trained"' ;;
     serving)
-      # the service starts, as in the cluster, and answers /livez on loopback; with an empty
-      # registry (a sqlite store in the container) /readyz answers 503 with the reason
-      name=corridos-serving-smoke-$$
+      # The service starts as in the cluster, against an MLflow server (the light image's, with a
+      # sqlite store in its /tmp) on loopback, and answers /livez; with an empty registry /readyz
+      # answers 503 with the reason. The serving image holds the MLflow client only.
+      tag=$SERVING_IMAGE
+      docker image inspect "$LIGHT_IMAGE" >/dev/null 2>&1 || {
+        echo "the serving smoke test needs $LIGHT_IMAGE (its MLflow server): build it too" >&2; exit 1; }
+      mlflow_port=$(free_port) port=${SMOKE_PORT:-$(free_port)}
+      mlflow=corridos-mlflow-smoke-$$ name=corridos-serving-smoke-$$
+      containers+=("$mlflow" "$name")
+      docker run -d --name "$mlflow" --network host --read-only --tmpfs /tmp:exec --user 10001:10001 \
+        -e MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false "$LIGHT_IMAGE" \
+        mlflow server --backend-store-uri sqlite:////tmp/mlflow.db --artifacts-destination /tmp/artifacts \
+        --host 127.0.0.1 --port "$mlflow_port" >/dev/null
+      wait_for "http://127.0.0.1:$mlflow_port/health" "$mlflow" || {
+        docker logs --tail 30 "$mlflow"; echo "the MLflow server did not answer on 127.0.0.1:$mlflow_port" >&2; exit 1; }
       docker run -d --name "$name" --network host --read-only --tmpfs /tmp:exec --user 10001:10001 \
-        -e MLFLOW_TRACKING_URI="${SMOKE_MLFLOW_TRACKING_URI:-sqlite:////tmp/mlflow.db}" \
+        -e MLFLOW_TRACKING_URI="http://127.0.0.1:$mlflow_port" \
         "$SERVING_IMAGE" bentoml serve serving.service:Corridos --host 127.0.0.1 --port "$port" >/dev/null
-      trap 'docker rm -f "$name" >/dev/null 2>&1 || true' EXIT
-      ok=0
-      for _ in $(seq 120); do
-        if curl -sf -o /dev/null --max-time 2 "http://127.0.0.1:$port/livez"; then ok=1; break; fi
-        [ "$(docker inspect -f '{{.State.Running}}' "$name")" = true ] || break
-        sleep 2
-      done
-      [ $ok = 1 ] || { docker logs --tail 30 "$name"; echo "the serving image did not answer /livez on 127.0.0.1:$port" >&2; exit 1; }
-      echo "serving answered /livez; /readyz: $(curl -s -w ' (%{http_code})' "http://127.0.0.1:$port/readyz")" ;;
+      wait_for "http://127.0.0.1:$port/livez" "$name" || {
+        docker logs --tail 30 "$name"; echo "the serving image did not answer /livez on 127.0.0.1:$port" >&2; exit 1; }
+      readyz=$(curl -s -w ' (%{http_code})' "http://127.0.0.1:$port/readyz")
+      echo "serving answered /livez; /readyz: $readyz"
+      [[ $readyz == *"(503)" ]] || { echo "expected /readyz 503 with an empty registry" >&2; exit 1; } ;;
     *) echo "unknown image: $image" >&2; exit 2 ;;
   esac
-  echo "   passed in $((SECONDS - start)) s"
+  echo "   passed in $((SECONDS - start)) s; $tag: $(image_size "$tag")"
 done

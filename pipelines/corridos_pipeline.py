@@ -4,14 +4,16 @@
            -> train -> evaluate -> register and promote
 
 One definition for both worlds: `corridos pipeline run` runs it with kfp.local; `corridos
-pipeline compile` writes the IR YAML a KFP cluster runs, where the settings below (GPUs, node
-pools, retries, secrets, caching) take effect. Local runs ignore them.
+pipeline compile` writes the IR YAML a KFP cluster runs, where the settings below (images, GPUs,
+node pools, retries, secrets, caching) take effect. Local runs ignore them.
 """
+
+from collections.abc import Callable
 
 from kfp import dsl, kubernetes
 
 from components import audio, model, symbolic, tracking
-from corridos.constants import CONFIG_MAP, GPU_NODE_LABEL, MLFLOW_SECRET, REGISTERED_MODEL_NAME, S3_SECRET
+from corridos.mlops.cluster import CONFIG_MAP, GPU_NODE_LABEL, MLFLOW_SECRET, REGISTERED_MODEL_NAME, S3_SECRET, Images
 
 PIPELINE_NAME = "corridos"
 
@@ -41,114 +43,143 @@ def _cluster_settings(
     return task
 
 
-@dsl.pipeline(name=PIPELINE_NAME, description="Recordings and MIDI -> requinto dataset -> generator -> champion")
-def corridos_pipeline(
-    corpus_uri: str,
-    audio_uri: str = "",
-    synthetic_songs: int = 4,
-    separator_uri: str = "",
-    separator_steps: int = 60,
-    fan_out: int = 2,
-    dataset_config: str = "{}",
-    model_family: str = "transformer",
-    preset: str = "tiny",
-    train_overrides: str = "{}",
-    evaluation_samples: int = 8,
-    promotion_margin: float = 0.05,
-    model_name: str = REGISTERED_MODEL_NAME,
-    seed: int = 0,
-):
-    # KFP fills the run's parameter values into this string when the step runs
-    parameters = f'{{"corpus_uri": "{corpus_uri}", "model_family": "{model_family}", "preset": "{preset}"}}'
-    finish = tracking.finish_tracking(kfp_run_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER)
-    with dsl.ExitHandler(_cluster_settings(finish, "500m", "1Gi", retries=3)):
-        start = _cluster_settings(
-            tracking.start_tracking(
-                kfp_run_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER,
-                kfp_run_name=dsl.PIPELINE_JOB_NAME_PLACEHOLDER,
-                parameters=parameters,
-            ),
-            "500m",
-            "1Gi",
-            retries=3,
-        )
-        start.set_caching_options(False)  # a new parent run for every pipeline run
-        parent = start.output
-        gathered = _cluster_settings(
-            audio.ingest(
-                audio_uri=audio_uri, corpus_uri=corpus_uri, synthetic_songs=synthetic_songs, chunks=fan_out, seed=seed
-            ),
-            "1",
-            "2Gi",
-            retries=2,
-        )
-        separator = _cluster_settings(
-            audio.prepare_separator(
-                separator_uri=separator_uri, mixtures=gathered.outputs["audio"], steps=separator_steps
-            ),
-            "2",
-            "8Gi",
-            gpu=True,
-            retries=1,
-        )
-        with dsl.ParallelFor(gathered.outputs["Output"], parallelism=4) as chunk:
-            stems = _cluster_settings(
-                audio.separate(audio=gathered.outputs["audio"], names=chunk, separator=separator.outputs["separator"]),
+def _in_image(image: str, step: Callable) -> Callable:
+    """A step as a KFP lightweight component that runs in `image` (which holds kfp: no pip step)."""
+    return dsl.component(step, base_image=image, install_kfp_package=False)
+
+
+def corridos_pipeline_for(images: Images) -> Callable:
+    """The pipeline with its steps in `images`. KFP fixes a component's image when the component is
+    made, so each set of images makes its own components."""
+    start_tracking = _in_image(images.light, tracking.start_tracking)
+    finish_tracking = _in_image(images.light, tracking.finish_tracking)
+    ingest = _in_image(images.light, audio.ingest)
+    prepare_separator = _in_image(images.audio, audio.prepare_separator)
+    separate = _in_image(images.audio, audio.separate)
+    transcribe = _in_image(images.audio, audio.transcribe)
+    build_dataset = _in_image(images.light, symbolic.build_dataset)
+    train = _in_image(images.train, model.train)
+    evaluate = _in_image(images.train, model.evaluate)
+    register_and_promote = _in_image(images.light, model.register_and_promote)
+
+    @dsl.pipeline(name=PIPELINE_NAME, description="Recordings and MIDI -> requinto dataset -> generator -> champion")
+    def corridos_pipeline(
+        corpus_uri: str,
+        audio_uri: str = "",
+        synthetic_songs: int = 4,
+        separator_uri: str = "",
+        separator_steps: int = 60,
+        fan_out: int = 2,
+        dataset_config: str = "{}",
+        model_family: str = "transformer",
+        preset: str = "tiny",
+        train_overrides: str = "{}",
+        evaluation_samples: int = 8,
+        promotion_margin: float = 0.05,
+        model_name: str = REGISTERED_MODEL_NAME,
+        seed: int = 0,
+    ):
+        # KFP fills the run's parameter values into this string when the step runs
+        parameters = f'{{"corpus_uri": "{corpus_uri}", "model_family": "{model_family}", "preset": "{preset}"}}'
+        finish = finish_tracking(kfp_run_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER)
+        with dsl.ExitHandler(_cluster_settings(finish, "500m", "1Gi", retries=3)):
+            start = _cluster_settings(
+                start_tracking(
+                    kfp_run_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER,
+                    kfp_run_name=dsl.PIPELINE_JOB_NAME_PLACEHOLDER,
+                    parameters=parameters,
+                ),
+                "500m",
+                "1Gi",
+                retries=3,
+            )
+            start.set_caching_options(False)  # a new parent run for every pipeline run
+            parent = start.output
+            gathered = _cluster_settings(
+                ingest(
+                    audio_uri=audio_uri,
+                    corpus_uri=corpus_uri,
+                    synthetic_songs=synthetic_songs,
+                    chunks=fan_out,
+                    seed=seed,
+                ),
+                "1",
+                "2Gi",
+                retries=2,
+            )
+            separator = _cluster_settings(
+                prepare_separator(
+                    separator_uri=separator_uri, mixtures=gathered.outputs["audio"], steps=separator_steps
+                ),
                 "2",
                 "8Gi",
                 gpu=True,
                 retries=1,
             )
-            midi = _cluster_settings(audio.transcribe(stems=stems.outputs["stems"]), "2", "4Gi", retries=1)
-        dataset = _cluster_settings(
-            symbolic.build_dataset(
-                corpus_uri=corpus_uri,
-                transcriptions=dsl.Collected(midi.outputs["midi"]),
-                config=dataset_config,
-                parent_run_id=parent,
-            ),
-            "2",
-            "4Gi",
-            retries=2,
-        )
-        trained = _cluster_settings(
-            model.train(
-                dataset=dataset.outputs["dataset"],
-                family=model_family,
-                preset=preset,
-                overrides=train_overrides,
-                parent_run_id=parent,
-            ),
-            "4",
-            "16Gi",
-            gpu=True,
-            retries=1,
-        )
-        trained.set_caching_options(False)  # each run trains and logs a new model version
-        evaluated = _cluster_settings(
-            model.evaluate(
-                dataset=dataset.outputs["dataset"],
-                model=trained.outputs["model"],
-                family=model_family,
-                samples=evaluation_samples,
-                parent_run_id=parent,
-            ),
-            "4",
-            "16Gi",
-            gpu=True,
-            retries=1,
-        )
-        promoted = _cluster_settings(
-            model.register_and_promote(
-                run_id=trained.outputs["Output"],
-                dataset=dataset.outputs["dataset"],
-                margin_bits_per_note=promotion_margin,
-                model_name=model_name,
-                parent_run_id=parent,
-            ),
-            "2",
-            "4Gi",
-            retries=2,
-        )
-        promoted.after(evaluated)
-        promoted.set_caching_options(False)
+            with dsl.ParallelFor(gathered.outputs["Output"], parallelism=4) as chunk:
+                stems = _cluster_settings(
+                    separate(audio=gathered.outputs["audio"], names=chunk, separator=separator.outputs["separator"]),
+                    "2",
+                    "8Gi",
+                    gpu=True,
+                    retries=1,
+                )
+                midi = _cluster_settings(transcribe(stems=stems.outputs["stems"]), "2", "4Gi", retries=1)
+            dataset = _cluster_settings(
+                build_dataset(
+                    corpus_uri=corpus_uri,
+                    transcriptions=dsl.Collected(midi.outputs["midi"]),
+                    config=dataset_config,
+                    parent_run_id=parent,
+                ),
+                "2",
+                "4Gi",
+                retries=2,
+            )
+            trained = _cluster_settings(
+                train(
+                    dataset=dataset.outputs["dataset"],
+                    family=model_family,
+                    preset=preset,
+                    overrides=train_overrides,
+                    parent_run_id=parent,
+                ),
+                "4",
+                "16Gi",
+                gpu=True,
+                retries=1,
+            )
+            trained.set_caching_options(False)  # each run trains and logs a new model version
+            evaluated = _cluster_settings(
+                evaluate(
+                    dataset=dataset.outputs["dataset"],
+                    model=trained.outputs["model"],
+                    family=model_family,
+                    samples=evaluation_samples,
+                    parent_run_id=parent,
+                ),
+                "4",
+                "16Gi",
+                gpu=True,
+                retries=1,
+            )
+            promoted = _cluster_settings(
+                register_and_promote(
+                    run_id=trained.outputs["Output"],
+                    dataset=dataset.outputs["dataset"],
+                    margin_bits_per_note=promotion_margin,
+                    model_name=model_name,
+                    parent_run_id=parent,
+                ),
+                "2",
+                "4Gi",
+                retries=2,
+            )
+            promoted.after(evaluated)
+            promoted.set_caching_options(False)
+
+    return corridos_pipeline
+
+
+# In the default images (local runs ignore images).
+corridos_pipeline = corridos_pipeline_for(Images())

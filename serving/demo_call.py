@@ -52,8 +52,8 @@ def register_latest_training(family: str, model_name: str) -> tuple[str, str]:
 
 
 def main() -> None:
-    from corridos.constants import REGISTERED_MODEL_NAME
     from corridos.mlops import tracking
+    from corridos.mlops.cluster import REGISTERED_MODEL_NAME
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=Path("runs/demo/served"))

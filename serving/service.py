@@ -18,7 +18,6 @@ import asyncio
 import dataclasses
 import logging
 import os
-import subprocess
 import tempfile
 import threading
 import time
@@ -31,8 +30,8 @@ from pydantic import ConfigDict, Field, create_model
 from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse, Response
 
-from corridos.constants import REGISTERED_MODEL_NAME
 from corridos.generation.sampling import REQUEST_SETTINGS, SETTINGS
+from corridos.mlops.cluster import REGISTERED_MODEL_NAME
 
 MODEL_NAME_ENV = "CORRIDOS_MODEL_NAME"
 RELOAD_SECONDS_ENV = "CORRIDOS_RELOAD_SECONDS"
@@ -351,14 +350,15 @@ def _encode(piece, kind: str, folder: Path) -> bytes:
 
 
 def render_audio(piece, path: Path) -> bytes:
-    """WAV from FluidSynth (nylon guitar); MP3 from that WAV through ffmpeg."""
+    """WAV from FluidSynth (nylon guitar); MP3 encoded from it in-process by libsndfile (LAME), which
+    the soundfile wheel ships: the serving image needs no ffmpeg."""
+    import soundfile
+
+    from corridos.audio.io import load_wav
     from corridos.audio.synthesis import render_sequence
 
     wav = render_sequence(piece, path.with_suffix(".wav"))
     if path.suffix == ".wav":
         return wav.read_bytes()
-    command = ["ffmpeg", "-loglevel", "error", "-y", "-i", str(wav), "-codec:a", "libmp3lame", "-q:a", "4", str(path)]
-    done = subprocess.run(command, capture_output=True, text=True)
-    if done.returncode != 0:
-        raise RuntimeError(f"ffmpeg failed ({done.returncode}): {done.stderr.strip()[-500:]}")
+    soundfile.write(path, *load_wav(wav), format="MP3")
     return path.read_bytes()

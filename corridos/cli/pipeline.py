@@ -8,10 +8,26 @@ from pathlib import Path
 import typer
 
 from corridos.cli.common import CorridosTyper, decision_line, overrides, quiet_child_environment, stage_line
+from corridos.mlops import cluster
 
 pipeline_app = CorridosTyper(no_args_is_help=True, help="Run the pipeline locally, compile it, or submit it to KFP.")
 
 PIPELINE_ARGUMENT_HELP = "Pipeline parameter NAME=VALUE (see `corridos pipeline compile` YAML), repeatable."
+IMAGE_REGISTRY_OPTION = typer.Option(
+    cluster.DEFAULT_IMAGE_REGISTRY,
+    envvar=cluster.IMAGE_REGISTRY_ENV,
+    help="Registry (and path) the steps' images are pulled from: REGISTRY/corridos-<job>:TAG.",
+)
+IMAGE_TAG_OPTION = typer.Option(
+    cluster.DEFAULT_IMAGE_TAG, envvar=cluster.IMAGE_TAG_ENV, help="Tag of the steps' images."
+)
+
+
+def _pipeline_in(registry: str, tag: str):
+    """The pipeline with its steps in the images REGISTRY/corridos-<job>:TAG."""
+    from pipelines.corridos_pipeline import corridos_pipeline_for
+
+    return corridos_pipeline_for(cluster.Images(registry, tag))
 
 
 @pipeline_app.command("run")
@@ -36,12 +52,15 @@ def pipeline_run(
 
 
 @pipeline_app.command("compile")
-def pipeline_compile(out: Path = typer.Option(Path("runs/corridos-pipeline.yaml"), help="IR YAML to write.")) -> None:
+def pipeline_compile(
+    out: Path = typer.Option(Path("runs/corridos-pipeline.yaml"), help="IR YAML to write."),
+    image_registry: str = IMAGE_REGISTRY_OPTION,
+    image_tag: str = IMAGE_TAG_OPTION,
+) -> None:
     """Write the pipeline's IR YAML, to upload in the KFP UI or submit."""
     from corridos.mlops.kfp_runner import compile_pipeline
-    from pipelines.corridos_pipeline import corridos_pipeline
 
-    typer.echo(f"wrote {compile_pipeline(corridos_pipeline, out)}")
+    typer.echo(f"wrote {compile_pipeline(_pipeline_in(image_registry, image_tag), out)}")
 
 
 @pipeline_app.command("submit")
@@ -51,15 +70,17 @@ def pipeline_submit(
     arg: list[str] = typer.Option([], help=PIPELINE_ARGUMENT_HELP),
     experiment: str = typer.Option("corridos"),
     run_name: str | None = typer.Option(None),
+    image_registry: str = IMAGE_REGISTRY_OPTION,
+    image_tag: str = IMAGE_TAG_OPTION,
 ) -> None:
     """Compile, upload and start a run on a Kubeflow Pipelines cluster."""
     from corridos.errors import CorridosError
     from corridos.mlops.kfp_runner import submit
-    from pipelines.corridos_pipeline import corridos_pipeline
 
+    pipeline = _pipeline_in(image_registry, image_tag)
     try:
         run_id = submit(
-            corridos_pipeline, host, {"corpus_uri": corpus, **overrides(arg)}, experiment=experiment, run_name=run_name
+            pipeline, host, {"corpus_uri": corpus, **overrides(arg)}, experiment=experiment, run_name=run_name
         )
     except Exception as error:  # the KFP client raises many kinds for an unreachable or refusing host
         raise CorridosError(f"{host}: {type(error).__name__}: {error}") from error

@@ -13,8 +13,8 @@ import json
 
 import numpy as np
 
-from corridos.constants import CHAMPION_ALIAS, REGISTERED_MODEL_NAME
 from corridos.errors import BadInputError, ModelError
+from corridos.mlops.cluster import CHAMPION_ALIAS, REGISTERED_MODEL_NAME
 from corridos.symbolic.sequences import NoteArrays, to_arrays
 
 

@@ -2,10 +2,11 @@
 is valid against Kubernetes 1.32 (`kubernetes-validate --strict`), checkov finds nothing and each
 check it skips says why, and the security defaults and network flows are the ones intended.
 
-The checkers live in their own environment (k8s/tools, `make k8s-tools`): checkov's pins must not
-reach the project's environments. The render uses throwaway secrets made by k8s/secrets.sh in a
-copy of k8s/, never the user's. k8s/kubeflow is not rendered: it is a remote base on GitHub
-(Kubeflow Pipelines at a pinned tag) and these checks run offline.
+kubectl and the checkers live in their own environment (k8s/tools, `make k8s-tools`, pinned by its
+lock): checkov's pins must not reach the project's environments, and no kubectl on PATH is used.
+The render uses throwaway secrets made by k8s/secrets.sh in a copy of k8s/, never the user's.
+k8s/kubeflow is not rendered: it is a remote base on GitHub (Kubeflow Pipelines at a pinned tag)
+and these checks run offline.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from corridos import constants
+from corridos.mlops import cluster
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 K8S = REPOSITORY / "k8s"
@@ -39,13 +40,6 @@ def tool(name: str) -> Path:
     return path
 
 
-def kubectl() -> str:
-    path = shutil.which("kubectl")
-    if path is None:
-        pytest.fail("kubectl (with its built-in kustomize) is missing: install kubectl >= 1.32")
-    return path
-
-
 @pytest.fixture(scope="module")
 def tree(tmp_path_factory) -> Path:
     """A copy of k8s/ with freshly generated throwaway secrets."""
@@ -62,7 +56,7 @@ def rendered(tree, tmp_path_factory) -> dict[str, Path]:
     files = {}
     for overlay in OVERLAYS:
         done = subprocess.run(
-            [kubectl(), "kustomize", str(tree / "overlays" / overlay)], capture_output=True, text=True
+            [str(tool("kubectl")), "kustomize", str(tree / "overlays" / overlay)], capture_output=True, text=True
         )
         assert done.returncode == 0, f"kubectl kustomize overlays/{overlay} failed:\n{done.stderr}"
         files[overlay] = out / f"{overlay}.yaml"
@@ -265,17 +259,18 @@ def test_network_policies_allow_only_the_intended_flows(rendered):
 
 
 def test_images_and_model_are_the_ones_the_code_names(rendered):
-    ours = {constants.AUDIO_IMAGE, constants.TRAIN_IMAGE, constants.LIGHT_IMAGE, constants.SERVING_IMAGE}
+    images = cluster.Images()
+    ours = {images.audio, images.train, images.light, images.serving}
     for overlay in OVERLAYS:
         objs = objects(rendered[overlay])
         for _, spec in pod_specs(objs):
             for container in spec["containers"]:
-                if container["image"].startswith(constants.IMAGE_REGISTRY):
+                if container["image"].startswith(images.registry):
                     assert container["image"] in ours
         serving = named(objs, "Deployment", "serving")["spec"]["template"]["spec"]["containers"][0]
-        assert serving["image"] == constants.SERVING_IMAGE
+        assert serving["image"] == images.serving
         env = {v["name"]: v.get("value") for v in serving["env"]}
-        assert env["CORRIDOS_MODEL_NAME"] == constants.REGISTERED_MODEL_NAME
+        assert env["CORRIDOS_MODEL_NAME"] == cluster.REGISTERED_MODEL_NAME
         assert {p["httpGet"]["path"] for p in (serving["livenessProbe"], serving["readinessProbe"])} == {
             "/livez",
             "/readyz",
@@ -287,9 +282,9 @@ def test_pipeline_pods_find_what_the_pipeline_reads(rendered, overlay):
     """The ConfigMap and Secrets the compiled pipeline mounts, in KFP's namespace, with its keys."""
     objs = objects(rendered[overlay])
     expected = {
-        ("ConfigMap", constants.CONFIG_MAP): {"mlflow-tracking-uri", "s3-endpoint-url"},
-        ("Secret", constants.S3_SECRET): {"access-key-id", "secret-access-key"},
-        ("Secret", constants.MLFLOW_SECRET): {"username", "password"},
+        ("ConfigMap", cluster.CONFIG_MAP): {"mlflow-tracking-uri", "s3-endpoint-url"},
+        ("Secret", cluster.S3_SECRET): {"access-key-id", "secret-access-key"},
+        ("Secret", cluster.MLFLOW_SECRET): {"username", "password"},
     }
     for (kind, name), keys in expected.items():
         found = named(objs, kind, name)
@@ -300,10 +295,10 @@ def test_pipeline_pods_find_what_the_pipeline_reads(rendered, overlay):
 def test_gpu_overlay_puts_gpu_work_on_the_gpu_pool(rendered):
     gpu = objects(rendered["gpu"])
     check = named(gpu, "Job", "gpu-check")["spec"]["template"]["spec"]
-    assert check["nodeSelector"] == dict([constants.GPU_NODE_LABEL])
+    assert check["nodeSelector"] == dict([cluster.GPU_NODE_LABEL])
     assert {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"} in check["tolerations"]
     assert check["containers"][0]["resources"]["limits"]["nvidia.com/gpu"] == 1
-    assert check["containers"][0]["image"] == constants.TRAIN_IMAGE
+    assert check["containers"][0]["image"] == cluster.Images().train
     assert "nvidia.com/gpu" not in rendered["dev"].read_text()
 
 

@@ -4,7 +4,7 @@ import sys
 import pytest
 import yaml
 
-from corridos.constants import AUDIO_IMAGE, CONFIG_MAP, LIGHT_IMAGE, MLFLOW_SECRET, S3_SECRET, TRAIN_IMAGE
+from corridos.mlops.cluster import CONFIG_MAP, MLFLOW_SECRET, S3_SECRET, Images
 from corridos.mlops.kfp_runner import compile_pipeline
 from pipelines.corridos_pipeline import corridos_pipeline
 from tests.servers.kfp import fake_kfp_server
@@ -27,12 +27,24 @@ def container(spec, executor):
     return spec["deploymentSpec"]["executors"][executor]["container"]
 
 
+def executor_images(spec) -> dict[str, str]:
+    return {name: e["container"]["image"] for name, e in spec["deploymentSpec"]["executors"].items()}
+
+
+def assert_each_stage_runs_in_its_image(spec, images: Images):
+    """Every executor in the image of its job, and no other image anywhere."""
+    by_executor = executor_images(spec)
+    audio = ("exec-separate", "exec-transcribe", "exec-prepare-separator")
+    train = ("exec-train", "exec-evaluate")
+    for executor, image in by_executor.items():
+        expected = images.audio if executor in audio else images.train if executor in train else images.light
+        assert image == expected, executor
+    assert set(by_executor) >= {*audio, *train, "exec-ingest", "exec-build-dataset", "exec-register-and-promote"}
+
+
 def test_every_stage_has_its_component_and_image(compiled):
     spec, _ = compiled
-    images = {name: e["container"]["image"] for name, e in spec["deploymentSpec"]["executors"].items()}
-    assert images["exec-separate"] == images["exec-transcribe"] == images["exec-prepare-separator"] == AUDIO_IMAGE
-    assert images["exec-train"] == images["exec-evaluate"] == TRAIN_IMAGE
-    assert images["exec-ingest"] == images["exec-build-dataset"] == images["exec-register-and-promote"] == LIGHT_IMAGE
+    assert_each_stage_runs_in_its_image(spec, Images())
     parameters = spec["root"]["inputDefinitions"]["parameters"]
     assert {"corpus_uri", "audio_uri", "model_family", "preset", "promotion_margin"} <= set(parameters)
 
@@ -74,6 +86,27 @@ def test_songs_fan_out_and_the_pipeline_closes_its_mlflow_run(compiled):
     assert (
         spec["root"]["dag"]["tasks"]["finish-tracking"]["triggerPolicy"]["strategy"] == "ALL_UPSTREAM_TASKS_COMPLETED"
     )
+
+
+def compile_command(out, *options: str) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-m", "corridos.cli", "pipeline", "compile", "--out", str(out), *options]
+    return subprocess.run(command, capture_output=True, text=True)
+
+
+def test_compile_names_the_images_from_options_and_environment(tmp_path, monkeypatch):
+    """--image-registry and $CORRIDOS_IMAGE_TAG retarget every step; nothing keeps the default."""
+    monkeypatch.setenv("CORRIDOS_IMAGE_TAG", "nightly-7")
+    done = compile_command(tmp_path / "p.yaml", "--image-registry", "registry.example:5000/team")
+    assert done.returncode == 0, done.stderr[-3000:]
+    spec, _ = yaml.safe_load_all((tmp_path / "p.yaml").read_text())
+    assert_each_stage_runs_in_its_image(spec, Images("registry.example:5000/team", "nightly-7"))
+    assert Images().registry not in (tmp_path / "p.yaml").read_text()
+
+
+def test_compile_refuses_a_bad_image_tag_in_one_line(tmp_path):
+    done = compile_command(tmp_path / "p.yaml", "--image-tag", "has space")
+    assert done.returncode == 1 and not (tmp_path / "p.yaml").exists()
+    assert done.stderr.strip() == "error: image tag 'has space': expected letters, digits, '_', '.', '-' (at most 128)"
 
 
 def test_submit_uploads_the_pipeline_and_starts_a_run():
