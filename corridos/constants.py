@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-# The requinto's useful range. The corpus cleaning keeps 52-93 (measured in FINDINGS: below 52 is
+# The requinto's useful range. The corpus cleaning keeps 52-93 (measured, docs/FACTS.md: below 52 is
 # bass and rhythm-guitar bleed); transcription of separated audio keeps 55-93.
 REQUINTO_PITCH_MIN = 52
 REQUINTO_PITCH_MAX = 93

@@ -1,6 +1,6 @@
 """Turn a piano model's whole-band transcription into a requinto line.
 
-Rules run in a fixed order (the order FINDINGS measured them in); each reports how many notes it
+Rules run in a fixed order (the order they were measured in, docs/FACTS.md); each reports how many notes it
 removed, and the removed notes are kept too: the audio stage renders them as accompaniment.
 """
 

@@ -1,6 +1,6 @@
 """Event tokens for requinto lines: time shifts, note-ons, note-offs and optional velocity bins.
 
-No beat grid: the corpus has no stable tempo (FINDINGS), so time moves in fixed steps (10 ms by
+No beat grid: the corpus has no stable tempo (docs/FACTS.md), so time moves in fixed steps (10 ms by
 default, up to one second per token). Decoding is exact for notes whose times sit on the step grid
 and whose velocities are bin values.
 """

@@ -7,7 +7,7 @@ It never touches Debian's own cluster (`main`, port 5432).
     with running() as url:  # postgresql://mlflow:PASSWORD@127.0.0.1:PORT/mlflow
         psycopg2.connect(url)
 
-`initdb` and the server refuse to run as root (FINDINGS), so as root they run as `postgres`.
+`initdb` and the server refuse to run as root (docs/FACTS.md), so as root they run as `postgres`.
 """
 
 from __future__ import annotations

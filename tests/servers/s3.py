@@ -2,7 +2,7 @@
 
 One monitor, one OSD that keeps its objects in memory (memstore) and radosgw, all with their
 files in one folder, on free 127.0.0.1 ports, authentication off inside the cluster. A mock
-(moto) is not enough: it stored an empty body for a presigned PUT (FINDINGS). Debian's
+(moto) is not enough: it stored an empty body for a presigned PUT (docs/FACTS.md). Debian's
 `radosgw`, `ceph-mon` and `ceph-osd` packages hold the binaries (`make setup` installs them).
 
     with running(tmp_path) as s3:
