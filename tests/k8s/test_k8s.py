@@ -101,24 +101,19 @@ def test_overlay_renders_the_whole_platform(rendered, overlay):
         assert o["kind"] == "Namespace" or namespace in ("corridos", "kubeflow"), o["metadata"]
 
 
+def validate(manifest: Path) -> subprocess.CompletedProcess:
+    """kubernetes-validate --strict against the cluster version the manifests target."""
+    command = [str(tool("kubernetes-validate")), "--strict", "--kubernetes-version", KUBERNETES_VERSION, "--quiet"]
+    return subprocess.run([*command, str(manifest)], capture_output=True, text=True)
+
+
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_every_object_is_valid_kubernetes_1_32(rendered, overlay, tmp_path):
     builtin = [o for o in objects(rendered[overlay]) if BUILTIN_GROUP.match(o["apiVersion"])]
     assert builtin
     manifest = tmp_path / "builtin.yaml"
     manifest.write_text(yaml.safe_dump_all(builtin))
-    done = subprocess.run(
-        [
-            str(tool("kubernetes-validate")),
-            "--strict",
-            "--kubernetes-version",
-            KUBERNETES_VERSION,
-            "--quiet",
-            str(manifest),
-        ],
-        capture_output=True,
-        text=True,
-    )
+    done = validate(manifest)
     assert done.returncode == 0, f"kubernetes-validate rejected overlays/{overlay}:\n{done.stdout}{done.stderr}"
 
 
@@ -128,18 +123,7 @@ def test_strict_validation_rejects_an_unknown_field(rendered, tmp_path):
     deployment["spec"]["template"]["spec"]["containers"][0]["imagePullPolicyy"] = "Always"
     manifest = tmp_path / "typo.yaml"
     manifest.write_text(yaml.safe_dump(deployment))
-    done = subprocess.run(
-        [
-            str(tool("kubernetes-validate")),
-            "--strict",
-            "--kubernetes-version",
-            KUBERNETES_VERSION,
-            "--quiet",
-            str(manifest),
-        ],
-        capture_output=True,
-        text=True,
-    )
+    done = validate(manifest)
     assert done.returncode != 0 and "imagePullPolicyy" in done.stdout + done.stderr
 
 

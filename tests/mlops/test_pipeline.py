@@ -88,9 +88,14 @@ def test_songs_fan_out_and_the_pipeline_closes_its_mlflow_run(compiled):
     )
 
 
-def compile_command(out, *options: str) -> subprocess.CompletedProcess:
-    command = [sys.executable, "-m", "corridos.cli", "pipeline", "compile", "--out", str(out), *options]
+def pipeline_command(*arguments: str) -> subprocess.CompletedProcess:
+    """`corridos pipeline ARGUMENTS...` in a child process, its output captured."""
+    command = [sys.executable, "-m", "corridos.cli", "pipeline", *arguments]
     return subprocess.run(command, capture_output=True, text=True)
+
+
+def compile_command(out, *options: str) -> subprocess.CompletedProcess:
+    return pipeline_command("compile", "--out", str(out), *options)
 
 
 def test_compile_names_the_images_from_options_and_environment(tmp_path, monkeypatch):
@@ -111,24 +116,16 @@ def test_compile_refuses_a_bad_image_tag_in_one_line(tmp_path):
 
 def test_submit_uploads_the_pipeline_and_starts_a_run():
     with fake_kfp_server() as (url, requests):
-        done = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "corridos.cli",
-                "pipeline",
-                "submit",
-                "--host",
-                url,
-                "--corpus",
-                "s3://corridos/midi",
-                "--arg",
-                "model_family=wavenet",
-                "--run-name",
-                "nightly",
-            ],
-            capture_output=True,
-            text=True,
+        done = pipeline_command(
+            "submit",
+            "--host",
+            url,
+            "--corpus",
+            "s3://corridos/midi",
+            "--arg",
+            "model_family=wavenet",
+            "--run-name",
+            "nightly",
         )
     assert done.returncode == 0, done.stderr[-3000:]
     assert "run run-1 started" in done.stdout
@@ -141,19 +138,5 @@ def test_submit_uploads_the_pipeline_and_starts_a_run():
 
 
 def test_submit_to_a_dead_host_fails_clearly():
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "corridos.cli",
-            "pipeline",
-            "submit",
-            "--host",
-            "http://127.0.0.1:9",
-            "--corpus",
-            "s3://c/m",
-        ],
-        capture_output=True,
-        text=True,
-    )
+    done = pipeline_command("submit", "--host", "http://127.0.0.1:9", "--corpus", "s3://c/m")
     assert done.returncode == 1 and "http://127.0.0.1:9" in done.stderr
