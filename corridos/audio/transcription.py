@@ -166,7 +166,7 @@ def transcribe_files(
 
 def named_inputs(inputs: list[str], stem: str) -> list[tuple[str, str]]:
     """(song name, uri) pairs: separation folders give their `stem` per song, files their own name."""
-    pairs = []
+    pairs: list[tuple[str, str]] = []
     for source in inputs:
         if not storage.is_s3(source) and (Path(source) / audio_io.MANIFEST).is_file():
             manifest = audio_io.read_manifest(source)

@@ -133,8 +133,8 @@ def tune_transcription(
     """Note F1 of Basic Pitch on solo requinto renders over a grid of thresholds, best first."""
     from corridos.audio import stages
 
-    grid = [_numbers(option, text) for option, text in (("--onsets", onsets), ("--frames", frames))]
-    results = stages.tune_transcription(mixtures, *grid, split=split)
+    onset_grid, frame_grid = _numbers("--onsets", onsets), _numbers("--frames", frames)
+    results = stages.tune_transcription(mixtures, onset_grid, frame_grid, split=split)
     for row in results[:top]:
         typer.echo(f"onset {row['onset_threshold']:.2f}  frame {row['frame_threshold']:.2f}  F1 {row['f1']:.3f}")
     typer.echo("set them with `corridos audio transcribe --set onset_threshold=... --set frame_threshold=...`")

@@ -12,6 +12,7 @@ import base64
 import tempfile
 from importlib import metadata
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import mlflow
 import pandas as pd
@@ -19,6 +20,9 @@ from mlflow.exceptions import MlflowException
 
 from corridos.errors import ModelError
 from corridos.generation.sampling import REQUEST_SETTINGS, SETTINGS, SampleConfig
+
+if TYPE_CHECKING:
+    from corridos.symbolic.tokenizer import Vocabulary
 
 ARTIFACT_PATH = "generator"
 # The pyfunc's input columns and their MLflow types: the settings a remote request may set, and
@@ -130,7 +134,7 @@ def resolve(reference: str | Path) -> Path:
     return folders[0]
 
 
-def load(reference: str | Path):
+def load(reference: str | Path) -> tuple[Any, Vocabulary]:
     """(model, vocabulary) from a local folder or an MLflow model URI."""
     from corridos.generation.models import load_model
     from corridos.symbolic.tokenizer import Vocabulary

@@ -160,7 +160,8 @@ def process_file(uri: str, name: str, config: DatasetConfig) -> _Processed:
 def _unique_names(uris: list[str]) -> list[str]:
     """File names, made unique across sources: a second 'A - B.mid' becomes 'A - B (2).mid', which
     keeps its artist and title, so the two still share a title group and a split."""
-    names, seen = [], {}
+    names: list[str] = []
+    seen: dict[str, int] = {}
     for uri in uris:
         name = storage.file_name(uri)
         seen[name] = seen.get(name, 0) + 1
@@ -233,7 +234,7 @@ def _replace(staging: Path, out: Path) -> None:
 def _write_shards(folder: Path, usable: dict[str, _Processed], shard_tokens: int) -> list[dict]:
     """Per split, songs' tokens concatenated into npz shards of about `shard_tokens` tokens."""
     (folder / "shards").mkdir()
-    shards = []
+    shards: list[dict] = []
     for split in SPLITS:
         names = sorted(n for n, p in usable.items() if p.source.split == split)
         batch: list[str] = []
