@@ -22,16 +22,18 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
+from urllib.parse import urlparse
 
 import bentoml
 from bentoml.validators import ContentType
 from pydantic import ConfigDict, Field, create_model
+from pydantic_core import InitErrorDetails, PydanticCustomError, ValidationError
 from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse, Response
 
 from corridos.generation.sampling import REQUEST_SETTINGS, SETTINGS
-from corridos.mlops.cluster import REGISTERED_MODEL_NAME
+from corridos.mlops.cluster import CHAMPION_ALIAS, REGISTERED_MODEL_NAME
 
 MODEL_NAME_ENV = "CORRIDOS_MODEL_NAME"
 RELOAD_SECONDS_ENV = "CORRIDOS_RELOAD_SECONDS"
@@ -46,13 +48,95 @@ BATCH_SIZES = (1, 2, 4, 8, 16)
 GATHER_QUIET_SECONDS = 0.05
 GATHER_MAX_SECONDS = 0.5
 # A primer is fed through the model token by token before sampling starts: bound its cost.
-MAX_PRIMER_BYTES = 2 * 1024 * 1024
+MAX_PRIMER_BYTES = 512 * 1024  # measured: the parse of 2 MiB of notes took 5-15 s on 2 cores
 MAX_PRIMER_SECONDS = 120.0
+# Primers parsed at once (each in a thread, off the event loop: the largest takes seconds of Python).
+PRIMER_PARSES = 2
+# A request body over this is refused with 413 before it is read: the largest primer and its form.
+MAX_BODY_BYTES = MAX_PRIMER_BYTES + 64 * 1024
+# Every registry call is bounded: MLflow's own defaults (7 retries with backoff, 120 s timeouts)
+# block a reload for about 250 s when the tracking server is down. Set here unless set already.
+MLFLOW_HTTP_DEFAULTS = {
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "3",
+}
+for _name, _value in MLFLOW_HTTP_DEFAULTS.items():
+    os.environ.setdefault(_name, _value)
+# While no model is served (the registry unreachable, no champion yet), loading is retried this often.
+RETRY_SECONDS = 10.0
 PRIMER_FILE = "primer.mid"
 AUDIO_TYPES = {"wav": "audio/wav", "mp3": "audio/mpeg"}
 
 # A child of "bentoml": BentoML configures that logger (level, format, request ids) in its workers.
 logger = logging.getLogger("bentoml.corridos")
+
+
+class _ClientErrorsInOneLine(logging.Filter):
+    """BentoML logs every refused request at ERROR with a traceback; a client's mistake is not the
+    service's error: log it at INFO in one line (a 5xx keeps its traceback)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from bentoml.exceptions import BentoMLException
+
+        error = record.exc_info[1] if record.exc_info else None
+        client = isinstance(error, ValidationError) or (
+            isinstance(error, BentoMLException) and error.error_code.value < 500
+        )
+        if client:
+            record.msg = f"{record.getMessage()}: refused, {type(error).__name__}: {' '.join(str(error).split())}"
+            record.args = ()
+            record.exc_info = record.exc_text = None
+            record.levelno, record.levelname = logging.INFO, "INFO"
+        return True
+
+
+logging.getLogger("bentoml._internal.server.http_app").addFilter(_ClientErrorsInOneLine())
+
+
+class BodyLimit:
+    """ASGI middleware: a body over `limit` bytes is answered 413 before the service reads it; by
+    its Content-Length, or, streamed without one, as soon as the count passes the limit."""
+
+    def __init__(self, app, limit: int = MAX_BODY_BYTES):
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        length = dict(scope["headers"]).get(b"content-length")
+        if length is not None:
+            if not length.isdigit() or int(length) > self.limit:
+                return await self._refuse(send, length.decode("latin-1"))
+            return await self.app(scope, receive, send)
+        # streamed (chunked): buffer up to the limit, then hand the app what was read
+        messages, size = [], 0
+        while True:
+            message = await receive()
+            messages.append(message)
+            size += len(message.get("body", b""))
+            if size > self.limit:
+                return await self._refuse(send, f"more than {size}")
+            if message["type"] != "http.request" or not message.get("more_body"):
+                break
+
+        async def replay():
+            return messages.pop(0) if messages else await receive()
+
+        return await self.app(scope, replay, send)
+
+    async def _refuse(self, send, length: str) -> None:
+        response = JSONResponse(
+            {"error": f"request body of {length} bytes; at most {self.limit}", "field": "body"}, status_code=413
+        )
+        await response({"type": "http"}, None, send)
+
+
+def _refusal(model: str, field: str, message: str) -> ValidationError:
+    """A 400 in pydantic's shape (detail[].loc names the field), as BentoML answers a bad setting."""
+    error = InitErrorDetails(type=PydanticCustomError("refused", message), loc=(field,), input=None)
+    return ValidationError.from_exception_data(model, [error])
 
 
 class _StrictBody(bentoml.IODescriptor):
@@ -61,18 +145,19 @@ class _StrictBody(bentoml.IODescriptor):
     model_config = ConfigDict(extra="forbid")
 
 
+def _setting_field(name: str) -> Any:
+    """Strict (`true` is not 1 s, "3" is not 3), finite (NaN and Infinity are no number of seconds)."""
+    setting = SETTINGS[name]
+    finite = {"allow_inf_nan": False} if setting.type is float else {}
+    return Field(setting.default, description=setting.description, strict=True, **finite, **setting.bounds)
+
+
 # The sampling settings a request may set, each with SampleConfig's type, default and bounds (an
 # out-of-range value is answered 400 naming the field).
 Settings = create_model(
     "Settings",
     __base__=_StrictBody,
-    **{
-        name: (
-            SETTINGS[name].type,
-            Field(SETTINGS[name].default, description=SETTINGS[name].description, **SETTINGS[name].bounds),
-        )
-        for name in REQUEST_SETTINGS
-    },
+    **{name: (SETTINGS[name].type, _setting_field(name)) for name in REQUEST_SETTINGS},
 )
 
 
@@ -83,6 +168,18 @@ class AudioSettings(Settings):
 class ContinueSettings(Settings):
     # Checked by content, not by the declared type: clients send .mid files as octet-stream.
     primer: Path = Field(description="a MIDI file to continue")
+
+    @classmethod
+    async def from_http_request(cls, request, serde):
+        """A primer must be an uploaded file: BentoML would fetch a text field's value as a URL
+        (a request for any address the service can reach), and fail."""
+        from starlette.datastructures import UploadFile
+
+        if request.headers.get("content-type", "").startswith(("multipart/form-data", "application/x-www-form")):
+            form = await request.form()  # starlette keeps it: the serde reads the same form
+            if any(not isinstance(value, UploadFile) for value in form.getlist("primer")):
+                raise _refusal(cls.__name__, "primer", "a MIDI file upload, not a text field")
+        return await super().from_http_request(request, serde)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -103,12 +200,20 @@ def load_champion(name: str, max_batch: int) -> Champion:
     pyfunc's one-row-per-request `predict` cannot do."""
     import mlflow
 
+    from corridos.errors import ModelError
     from corridos.generation.sampling import SampleConfig, Sampler
     from corridos.mlops import packaging, registry
 
     version = registry.champion(name)
     # By version, not by alias: the alias may move while this loads.
-    sampler = Sampler(*packaging.load(f"models:/{name}/{version.version}"))
+    uri = f"models:/{name}/{version.version}"
+    try:
+        sampler = Sampler(*packaging.load(uri))
+    except Exception as error:  # deleted or broken artifacts: say which version and where they were
+        source = mlflow.MlflowClient().get_model_version(name, version.version).source
+        raise ModelError(
+            f"version {version.version} ({uri}, artifacts at {source}) cannot be loaded: {error}"
+        ) from error
     for size in (s for s in BATCH_SIZES if s <= max_batch):
         sampler.generate_each([SampleConfig(seconds=1.0, seed=i) for i in range(size)])
     metrics = mlflow.MlflowClient().get_run(version.run_id).data.metrics
@@ -125,9 +230,11 @@ class Batcher:
         self.wake = asyncio.Event()
         self.worker = asyncio.get_running_loop().create_task(self._serve_forever())
 
-    async def generate(self, sampler, config):
+    async def generate(self, sampler, config, primer=None):
+        """`primer`: the config's primer as tokens, parsed already (a primer's request has a batch
+        key of its own: its primer path is its own upload's)."""
         future = asyncio.get_running_loop().create_future()
-        self.waiting.append(((sampler, config), future))
+        self.waiting.append(((sampler, config, primer), future))
         self.wake.set()
         return await future
 
@@ -159,11 +266,11 @@ class Batcher:
         return batch
 
     async def _run(self, batch: list) -> None:
-        sampler = batch[0][0][0]
-        configs = [config for (_, config), _ in batch]
+        sampler, _, primer = batch[0][0]
+        configs = [config for (_, config, _), _ in batch]
         began = time.perf_counter()
         try:
-            pieces = await asyncio.to_thread(_generate_padded, sampler, configs)
+            pieces = await asyncio.to_thread(_generate_padded, sampler, configs, primer)
         except Exception as error:  # delivered to each waiting request, which answers for it
             for _, future in batch:
                 if not future.done():  # done: its client went away and the request was cancelled
@@ -180,24 +287,28 @@ class Batcher:
                 future.set_result(piece)
 
 
-def _batch_key(sampler, config) -> tuple:
+def _batch_key(sampler, config, primer=None) -> tuple:
     return id(sampler), dataclasses.astuple(dataclasses.replace(config, seed=0, transpose=0))
 
 
-def _generate_padded(sampler, configs: list) -> list:
+def _generate_padded(sampler, configs: list, primer=None) -> list:
     """Pad the batch to a compiled size with copies of its first request, then drop them."""
     size = next(s for s in BATCH_SIZES if s >= len(configs))
-    return sampler.generate_each(configs + [configs[0]] * (size - len(configs)))[: len(configs)]
+    return sampler.generate_each(configs + [configs[0]] * (size - len(configs)), primer)[: len(configs)]
 
 
 @bentoml.service(traffic={"timeout": 300, "max_concurrency": 64}, workers=1)
 class Corridos:
     def __init__(self) -> None:
+        import mlflow
+
         from corridos.errors import ConfigError
         from corridos.mlops import tracking
 
         self.model_name = os.environ.get(MODEL_NAME_ENV, REGISTERED_MODEL_NAME)
-        self.tracking_uri = tracking.configure()
+        # only where to read: no experiment is created, and nothing here waits for the server
+        self.tracking_uri = tracking.tracking_uri()
+        mlflow.set_tracking_uri(self.tracking_uri)
         self.max_batch = int(os.environ.get(MAX_BATCH_ENV, BATCH_SIZES[-1]))
         if self.max_batch not in BATCH_SIZES:
             raise ConfigError(f"{MAX_BATCH_ENV}={self.max_batch}: expected one of {BATCH_SIZES}")
@@ -206,31 +317,60 @@ class Corridos:
         self.problem = "loading"
         self.loading = threading.Lock()
         self.batcher: Batcher | None = None
-        self._load()
+        self.primer_parses = threading.Semaphore(PRIMER_PARSES)
+        self._load()  # every registry call is bounded (MLFLOW_HTTP_DEFAULTS): an unreachable one fails fast
 
     # -- the model and its registry alias --
 
     def _load(self) -> dict:
-        """Load the champion unless it is the version served already; keep the old one on failure."""
+        """Load the champion unless it is the version served already; keep the old one on failure.
+        A call while a load is under way waits for it and answers its outcome (every registry call
+        is bounded, MLFLOW_HTTP_DEFAULTS, so that is seconds)."""
+        if not self.loading.acquire(blocking=False):
+            with self.loading:
+                return self.status()
+        try:
+            self._load_now()
+        finally:
+            self.loading.release()
+        return self.status()
+
+    def _load_now(self) -> None:
         from corridos.errors import ModelError
         from corridos.mlops import registry
 
-        with self.loading:
-            try:
-                current = registry.champion(self.model_name).version
-            except ModelError as error:
-                self.problem = str(error)
-                logger.error("%s", error)
-                return self.status()
-            try:
-                if self.champion is None or self.champion.version != current:
-                    self.champion = load_champion(self.model_name, self.max_batch)
-                    logger.info("serving %s version %s", self.model_name, self.champion.version)
-                self.problem = ""
-            except Exception as error:  # a broken new version: keep serving the old one, and say so
-                self.problem = f"loading the champion of {self.model_name} failed: {error!r}"
-                logger.exception("loading the champion failed")
-        return self.status()
+        began = time.perf_counter()
+        try:
+            current = registry.champion(self.model_name).version
+        except Exception as error:  # ModelError, or the registry's client failing otherwise
+            self.problem = self._public(str(error) if isinstance(error, ModelError) else repr(error))
+            logger.warning("the champion alias cannot be read (%.1f s): %s", time.perf_counter() - began, error)
+            return
+        try:
+            if self.champion is None or self.champion.version != current:
+                self.champion = load_champion(self.model_name, self.max_batch)
+                logger.info("serving %s version %s", self.model_name, self.champion.version)
+            self.problem = ""
+        except Exception as error:  # a broken new version: keep serving the old one, and say so
+            self.problem = self._public(f"loading the champion of {self.model_name} failed: {error}")
+            logger.exception("loading the champion failed")
+
+    def _public(self, message: str) -> str:
+        """The message without the tracking server's address, which clients have no business knowing
+        (the log has the whole message)."""
+        if "API request to" in message and "failed with exception" in message:  # MLflow's client gave up
+            reason = next(
+                (r for r in ("Connection refused", "timed out", "Read timed out") if r in message), "no answer"
+            )
+            message = (
+                f"the model registry (MLFLOW_TRACKING_URI) did not answer: {reason.lower()}; reading "
+                f"models:/{self.model_name}@{CHAMPION_ALIAS} again in {RETRY_SECONDS:g} s or on /reload"
+            )
+        address = urlparse(self.tracking_uri)
+        for secret in (self.tracking_uri, address.netloc, address.hostname):
+            if secret and len(secret) > 3:
+                message = message.replace(secret, "$MLFLOW_TRACKING_URI")
+        return message
 
     def status(self) -> dict:
         if self.champion is None:
@@ -245,12 +385,13 @@ class Corridos:
 
     @bentoml.on_startup
     async def _follow_alias(self) -> None:
-        if self.reload_seconds > 0:
-            asyncio.get_running_loop().create_task(self._check_alias_forever())
+        self.alias_check = asyncio.get_running_loop().create_task(self._check_alias_forever())
 
     async def _check_alias_forever(self) -> None:
-        while True:
-            await asyncio.sleep(self.reload_seconds)
+        """Every reload_seconds; and every RETRY_SECONDS while nothing is served (0: only the retries)."""
+        while self.champion is None or self.reload_seconds > 0:
+            retry = min(RETRY_SECONDS, self.reload_seconds) if self.reload_seconds > 0 else RETRY_SECONDS
+            await asyncio.sleep(self.reload_seconds if self.champion is not None else retry)
             await asyncio.to_thread(self._load)
 
     def __is_ready__(self) -> bool:
@@ -273,7 +414,6 @@ class Corridos:
             return self.status()
         return {
             **self.status(),
-            "tracking_uri": self.tracking_uri,
             "metrics": champion.metrics,
             "max_batch": self.max_batch,
         }
@@ -307,8 +447,11 @@ class Corridos:
             self.batcher = Batcher(self.max_batch)
         with tempfile.TemporaryDirectory(prefix="corridos-serve-") as folder:
             try:
-                config = SampleConfig(**settings, primer=_checked_primer(primer, Path(folder)))
-                piece = await self.batcher.generate(champion.sampler, config)
+                tokens = None
+                if primer is not None:  # parsed once, in a thread: the event loop keeps answering
+                    tokens = await asyncio.to_thread(self._primer_tokens, champion, primer, Path(folder))
+                config = SampleConfig(**settings, primer=str(primer) if primer is not None else None)
+                piece = await self.batcher.generate(champion.sampler, config, tokens)
             except BadInputError as error:  # only the primer is a file the sampler reads
                 message = str(error).replace(str(Path(folder) / PRIMER_FILE), "upload")
                 return JSONResponse({"error": message, "field": "primer"}, status_code=400)
@@ -317,14 +460,22 @@ class Corridos:
         media_type = "audio/midi" if kind == "midi" else AUDIO_TYPES[kind]
         return Response(body, media_type=media_type, headers=headers)
 
+    def _primer_tokens(self, champion: Champion, upload: Path, folder: Path):
+        """The checked upload's tokens for the champion's vocabulary (at most PRIMER_PARSES at once)."""
+        from corridos.generation.sampling import sequence_tokens
 
-def _checked_primer(upload: Path | None, folder: Path) -> str | None:
-    """The upload as a .mid file the sampler can read; BadInputError names what is wrong with it."""
+        with self.primer_parses:
+            return sequence_tokens(_checked_primer(upload, folder), champion.sampler.vocabulary, "primer upload")
+
+
+Corridos.add_asgi_middleware(BodyLimit, limit=MAX_BODY_BYTES)
+
+
+def _checked_primer(upload: Path, folder: Path):
+    """The upload read as a NoteSequence; BadInputError names what is wrong with it."""
     from corridos.errors import BadInputError
     from corridos.symbolic.sequences import read_midi
 
-    if upload is None:
-        return None
     data = upload.read_bytes()
     if len(data) > MAX_PRIMER_BYTES:
         raise BadInputError("primer upload", f"{len(data)} bytes; at most {MAX_PRIMER_BYTES}")
@@ -333,12 +484,12 @@ def _checked_primer(upload: Path | None, folder: Path) -> str | None:
     path = folder / PRIMER_FILE
     path.write_bytes(data)
     try:
-        length = read_midi(path).total_time
+        sequence = read_midi(path)
     except BadInputError as error:
         raise BadInputError("primer upload", error.reason) from error
-    if length > MAX_PRIMER_SECONDS:
-        raise BadInputError("primer upload", f"{length:.0f} s long; at most {MAX_PRIMER_SECONDS:.0f} s")
-    return str(path)
+    if sequence.total_time > MAX_PRIMER_SECONDS:
+        raise BadInputError("primer upload", f"{sequence.total_time:.0f} s long; at most {MAX_PRIMER_SECONDS:.0f} s")
+    return sequence
 
 
 def _encode(piece, kind: str, folder: Path) -> bytes:

@@ -109,13 +109,20 @@ def compiled_step(model):
 
 def primer_tokens(path: str | Path, vocabulary: Vocabulary) -> np.ndarray:
     """The primer's requinto line (cleaned like the corpus, quality filter off) as tokens."""
-    from corridos.symbolic.cleaning import CleaningConfig, clean
     from corridos.symbolic.sequences import read_midi
 
     try:
         sequence = read_midi(path)
     except BadInputError as error:
         raise BadInputError(f"primer {error.name}", error.reason) from error
+    return sequence_tokens(sequence, vocabulary, f"primer {path}")
+
+
+def sequence_tokens(sequence, vocabulary: Vocabulary, name: str = "primer") -> np.ndarray:
+    """A read primer's requinto line (cleaned like the corpus, quality filter off) as tokens;
+    BadInputError names the cleaning rules that left no note."""
+    from corridos.symbolic.cleaning import CleaningConfig, clean
+
     config = CleaningConfig(
         pitch_min=vocabulary.config.pitch_min,
         pitch_max=vocabulary.config.pitch_max,
@@ -124,7 +131,13 @@ def primer_tokens(path: str | Path, vocabulary: Vocabulary) -> np.ndarray:
     )
     line = clean(sequence, config)
     if not line.notes_out:
-        raise BadInputError(f"primer {path}", f"no notes left in {config.pitch_min}-{config.pitch_max} after cleaning")
+        removed = ", ".join(f"{count} by the {rule} rule" for rule, count in line.removed_by_rule.items() if count)
+        raise BadInputError(
+            name,
+            f"no notes left after cleaning: of {line.notes_in}, {removed or 'none removed'} (pitches "
+            f"{config.pitch_min}-{config.pitch_max}, at least {config.min_duration_seconds} s long, "
+            f"velocity at least {config.min_velocity})",
+        )
     return vocabulary.encode_arrays(line.kept_notes)
 
 
@@ -142,14 +155,16 @@ class Sampler:
         tokens = self.sample_tokens(primer, config, samples)
         return [self._to_sequence(t, config.transpose) for t in tokens]
 
-    def generate_each(self, configs: list[SampleConfig]) -> list:
+    def generate_each(self, configs: list[SampleConfig], primer: np.ndarray | None = None) -> list:
         """One NoteSequence per config, sampled as one batch (serving batches concurrent requests).
         The configs may differ only in seed and transpose; row i draws from the stream a lone
-        `generate(configs[i])` would, so a request gets the same music alone or in a batch."""
+        `generate(configs[i])` would, so a request gets the same music alone or in a batch.
+        `primer`: the tokens of the configs' primer, already read (the service parses it once)."""
         shared = dataclasses.replace(configs[0], seed=0, transpose=0)
         if any(dataclasses.replace(c, seed=0, transpose=0) != shared for c in configs):
             raise ValueError("a batch's configs may differ only in seed and transpose")
-        primer = primer_tokens(shared.primer, self.vocabulary) if shared.primer else np.zeros(0, np.int32)
+        if primer is None:
+            primer = primer_tokens(shared.primer, self.vocabulary) if shared.primer else np.zeros(0, np.int32)
         rngs = [np.random.default_rng([c.seed, 0]) for c in configs]
         tokens = self.sample_tokens(primer, shared, len(configs), rngs)
         return [self._to_sequence(t, c.transpose) for t, c in zip(tokens, configs)]
@@ -211,7 +226,8 @@ def choose(logits: np.ndarray, config: SampleConfig, rngs: list[np.random.Genera
         return logits.argmax(axis=1).astype(np.int32)
     logits /= config.temperature
     if config.top_k:
-        kth = np.sort(logits, axis=1)[:, -config.top_k][:, None]
+        # a k beyond the vocabulary (the bound is the largest vocabulary's) keeps every token
+        kth = np.sort(logits, axis=1)[:, -min(config.top_k, logits.shape[1])][:, None]
         logits = np.where(logits < kth, -np.inf, logits)
     probabilities = np.exp(logits - logits.max(axis=1, keepdims=True))
     probabilities /= probabilities.sum(axis=1, keepdims=True)
@@ -220,6 +236,8 @@ def choose(logits: np.ndarray, config: SampleConfig, rngs: list[np.random.Genera
         ranked = np.take_along_axis(probabilities, order, axis=1)
         # keep the smallest set whose mass reaches top_p: a token stays if the mass before it is short
         keep_ranked = np.cumsum(ranked, axis=1) - ranked < config.top_p - 1e-9
+        # the likeliest token always stays (a top_p near 0 would otherwise keep none: NaN, then <pad>)
+        keep_ranked[:, 0] = True
         keep = np.zeros_like(keep_ranked)
         np.put_along_axis(keep, order, keep_ranked, axis=1)
         probabilities = np.where(keep, probabilities, 0)

@@ -14,11 +14,16 @@ def local_tracking_uri(runs_dir: Path = DEFAULT_RUNS_DIR) -> str:
     return f"sqlite:///{(Path(runs_dir) / 'mlflow.db').resolve()}"
 
 
+def tracking_uri(runs_dir: Path = DEFAULT_RUNS_DIR) -> str:
+    """The environment's server, or the local store."""
+    return os.environ.get("MLFLOW_TRACKING_URI") or local_tracking_uri(runs_dir)
+
+
 def configure(experiment: str = EXPERIMENT, runs_dir: Path = DEFAULT_RUNS_DIR) -> str:
     """Point MLflow at the environment's server or the local store; returns the tracking URI."""
     import mlflow
 
-    uri = os.environ.get("MLFLOW_TRACKING_URI") or local_tracking_uri(runs_dir)
+    uri = tracking_uri(runs_dir)
     mlflow.set_tracking_uri(uri)
     if mlflow.get_experiment_by_name(experiment) is None:
         mlflow.create_experiment(experiment, artifact_location=_local_artifact_root(uri))

@@ -8,7 +8,7 @@ from corridos.errors import BadInputError, ConfigError
 from corridos.generation.models import ModelConfig, build_model
 from corridos.generation.sampling import SampleConfig, Sampler, choose
 from corridos.symbolic.sequences import write_midi
-from corridos.symbolic.tokenizer import Vocabulary
+from corridos.symbolic.tokenizer import SPECIAL_TOKENS, Vocabulary
 from tests.helpers import notes
 
 
@@ -59,8 +59,16 @@ def test_bad_primer_file_gets_a_clear_error(sampler, tmp_path, content, reason):
 
 def test_primer_with_nothing_in_range_is_refused(sampler, tmp_path):
     path = write_midi(notes((0, 1, 30, 80), (1, 2, 35, 80)), tmp_path / "bass.mid")
-    with pytest.raises(BadInputError, match="no notes left in 52-93"):
+    with pytest.raises(BadInputError, match="no notes left after cleaning: of 2, 2 by the pitch_range rule"):
         sampler.generate(SampleConfig(seconds=1, primer=str(path)))
+
+
+def test_primer_of_too_short_notes_is_blamed_on_the_duration_rule(sampler, tmp_path):
+    """Notes of 4 ms in the requinto range: the duration rule removes them, not the pitch range."""
+    path = write_midi(notes(*((i * 0.1, i * 0.1 + 0.004, 60 + i, 80) for i in range(8))), tmp_path / "short.mid")
+    with pytest.raises(BadInputError, match="of 8, 8 by the duration rule") as raised:
+        sampler.generate(SampleConfig(seconds=1, primer=str(path)))
+    assert "pitch_range rule" not in str(raised.value)
 
 
 def test_cli_reports_a_bad_primer_and_exits_non_zero(tmp_path):
@@ -103,6 +111,25 @@ def test_choose_masks_specials_and_honours_temperature_top_k_and_top_p():
     assert draws(SampleConfig(top_p=0.8)) == {3, 4}  # 0.5 + 0.3 reaches 0.8
     assert draws(SampleConfig(top_p=0.81)) == {3, 4, 5}
     assert draws(SampleConfig(top_k=1, temperature=2)) == {3}
+
+
+def test_top_k_beyond_the_vocabulary_keeps_every_token():
+    """top_k may be up to 1000 (the bound), the vocabulary is smaller: no IndexError."""
+    draws = {int(choose(LOGITS, SampleConfig(top_k=1000, top_p=1), [np.random.default_rng(s)])[0]) for s in range(300)}
+    assert draws == {3, 4, 5, 6}
+
+
+@pytest.mark.parametrize("top_p", [1e-9, 1e-12, 1e-300])
+def test_a_tiny_top_p_samples_the_likeliest_token_never_a_special(top_p):
+    rngs = [np.random.default_rng(s) for s in range(50)]
+    chosen = choose(np.repeat(LOGITS, 50, axis=0), SampleConfig(top_p=top_p), rngs)
+    assert set(chosen.tolist()) == {3}
+
+
+def test_tiny_top_p_and_huge_top_k_sample_notes_with_a_model(sampler):
+    pieces = sampler.generate(SampleConfig(seconds=2, top_p=1e-10, top_k=1000, seed=3))
+    tokens = sampler.sample_tokens(np.zeros(0, np.int32), SampleConfig(seconds=2, top_p=1e-10, top_k=1000))[0]
+    assert (tokens >= len(SPECIAL_TOKENS)).all() and len(pieces) == 1
 
 
 @pytest.mark.parametrize(

@@ -2,6 +2,15 @@
 real (sqlite) MLflow registry that holds a tiny generator trained here."""
 
 import concurrent.futures
+import contextlib
+import json
+import re
+import shlex
+import signal
+import socket
+import struct
+import sys
+import time
 from pathlib import Path
 
 import mlflow
@@ -10,10 +19,14 @@ import requests
 
 from corridos.generation.sampling import SampleConfig, Sampler
 from corridos.mlops import registry as model_registry
+from corridos.processes import ServerProcess, free_port, http_ok
 from corridos.symbolic.sequences import from_midi_bytes, write_midi
 from corridos.symbolic.tokenizer import Vocabulary
 from serving import local
-from tests.helpers import TINY_MODEL, melody
+from serving.service import MAX_BODY_BYTES, MAX_PRIMER_BYTES
+from tests.helpers import TINY_MODEL, melody, notes
+
+REPOSITORY = Path(__file__).resolve().parents[2]
 
 MODEL_NAME = "corridos-generator-test"
 SHORT = {"seconds": 2.0, "top_k": 20}
@@ -141,6 +154,9 @@ BAD_JSON = [
     ("generate", {"seed": 2**64}, "seed"),
     ("generate", {"transpose": 13}, "transpose"),
     ("generate", {"tempo": 120}, "tempo"),  # unknown fields are refused, not ignored
+    ("generate", {"seconds": True}, "seconds"),  # strict types: true is not 1 s
+    ("generate", {"top_k": "40"}, "top_k"),
+    ("generate", {"seed": False}, "seed"),
     ("generate_audio", {"format": "ogg"}, "format"),
     ("generate_audio", {"seconds": -5, "format": "wav"}, "seconds"),
 ]
@@ -184,6 +200,181 @@ def test_continue_without_a_primer_or_with_a_path_is_400(service):
     assert missing.status_code == 400 and missing.json()["detail"][0]["loc"] == ["primer"]
     as_path = post_json(service, "continue", {"primer": "/etc/passwd"})
     assert as_path.status_code == 400 and as_path.json()["detail"][0]["loc"] == ["primer"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("value", ["NaN", "Infinity", "-Infinity"])
+def test_non_finite_numbers_are_refused_as_such(service, value):
+    answer = requests.post(
+        f"{service}/generate", data=f'{{"seconds": {value}}}', headers={"Content-Type": "application/json"}, timeout=30
+    )
+    assert answer.status_code == 400, answer.text
+    [error] = answer.json()["detail"]
+    assert error["loc"] == ["seconds"] and "finite" in error["msg"], error
+
+
+@pytest.mark.slow
+def test_top_k_between_the_vocabulary_and_its_bound_samples_notes(service):
+    """The vocabulary has fewer tokens than top_k may be (1000): every token is kept, no 500."""
+    answer = post_json(service, "generate", {"seconds": 2, "top_k": 500, "seed": 1})
+    assert answer.status_code == 200 and answer.content.startswith(b"MThd"), answer.text
+
+
+@pytest.mark.slow
+def test_a_tiny_top_p_samples_notes_not_pad(service):
+    """A top_p near 0 keeps only the likeliest token: the greedy piece (it sampled <pad> before)."""
+    answer = post_json(service, "generate", {"seconds": 2, "top_p": 1e-10, "seed": 1})
+    greedy = post_json(service, "generate", {"seconds": 2, "temperature": 0})
+    assert answer.status_code == 200, answer.text
+    assert answer.content == greedy.content and answer.headers["X-Notes"] == greedy.headers["X-Notes"]
+
+
+@pytest.mark.slow
+def test_the_readme_curl_example_works(service, tmp_path):
+    """The JSON body of the curl command in README.md, as it is written there."""
+    readme = (REPOSITORY / "README.md").read_text()
+    command = re.search(r"^curl .*?/generate.*?\n.*$", readme, re.MULTILINE).group(0).replace("\\\n", " ")
+    words = shlex.split(command)
+    body = words[words.index("-d") + 1]
+    answer = requests.post(f"{service}/generate", data=body, headers={"Content-Type": "application/json"}, timeout=120)
+    assert answer.status_code == 200 and answer.content.startswith(b"MThd"), answer.text
+    assert from_midi_bytes(answer.content, "piece.mid").total_time <= json.loads(body)["seconds"] + 1.0
+
+
+@pytest.mark.slow
+def test_a_primer_sent_as_a_text_field_is_400_and_nothing_is_fetched(service):
+    """BentoML fetches a text field's value as a URL: the service refuses it first (no request out)."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        listener.settimeout(2)
+        address = f"http://127.0.0.1:{listener.getsockname()[1]}/primer.mid"
+        for primer in (address, "just text"):
+            answer = requests.post(
+                f"{service}/continue", files={"primer": (None, primer), "seconds": (None, "2")}, timeout=30
+            )
+            assert answer.status_code == 400, answer.text
+            assert answer.json()["detail"][0]["loc"] == ["primer"] and "upload" in answer.text
+        with pytest.raises(socket.timeout):
+            listener.accept()
+
+
+@pytest.mark.slow
+def test_a_primer_of_4_ms_notes_is_blamed_on_the_duration_rule(service, tmp_path):
+    short = write_midi(notes(*((i * 0.1, i * 0.1 + 0.004, 70 + i, 80) for i in range(10))), tmp_path / "short.mid")
+    upload = {"primer": ("primer.mid", short.read_bytes(), "audio/midi")}
+    answer = requests.post(f"{service}/continue", files=upload, data={"seconds": "2"}, timeout=60)
+    assert answer.status_code == 400 and answer.json()["field"] == "primer"
+    assert "10 by the duration rule" in answer.json()["error"] and "pitch_range rule" not in answer.json()["error"]
+
+
+def _raw_request(url: str, head: bytes, chunks=()) -> tuple[int, float]:
+    """Send a request by hand (a body that is never sent in full); its status and seconds to answer."""
+    host, port = url.removeprefix("http://").split(":")
+    began = time.perf_counter()
+    with socket.create_connection((host, int(port)), timeout=30) as connection:
+        connection.sendall(head)
+        try:
+            for chunk in chunks:
+                connection.sendall(chunk)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the server answered and closed while the body was still coming
+        answer = connection.makefile("rb").readline()
+    return int(answer.split()[1]), time.perf_counter() - began
+
+
+@pytest.mark.slow
+def test_an_oversize_body_is_413_before_it_is_read(service):
+    # announced: answered at once, with not one byte of the 200 MB sent
+    head = b"POST /generate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 209715200\r\n\r\n"
+    status, seconds = _raw_request(service, head)
+    assert status == 413 and seconds < 5
+    # streamed without a length: refused once the count passes the limit, not after 200 MB
+    head = (
+        b"POST /continue HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=b\r\n"
+        b"Transfer-Encoding: chunked\r\n\r\n"
+    )
+    piece = b"x" * 65536
+    chunk = b"%x\r\n" % len(piece) + piece + b"\r\n"
+    status, seconds = _raw_request(service, head, (chunk for _ in range(200 * 1024 * 1024 // len(piece))))
+    assert status == 413 and seconds < 30
+    # a body at the limit still gets through to validation
+    assert MAX_BODY_BYTES > MAX_PRIMER_BYTES
+    assert requests.get(f"{service}/livez", timeout=10).status_code == 200
+
+
+def _largest_primer() -> bytes:
+    """A MIDI file just under the primer limit: one track of 0.26 ms notes (all refused by the
+    duration rule in the end, after the whole parse, which is what costs)."""
+    count = (MAX_PRIMER_BYTES - 100) // 8
+    events = b"".join(bytes([0, 0x90, 60 + i % 24, 90, 1, 0x80, 60 + i % 24, 0]) for i in range(count))
+    track = events + b"\x00\xff\x2f\x00"
+    return b"MThd" + struct.pack(">IHHH", 6, 0, 1, 1920) + b"MTrk" + struct.pack(">I", len(track)) + track
+
+
+@pytest.mark.slow
+def test_large_primers_do_not_stall_the_event_loop(service):
+    """Four of the largest primers at once: /livez keeps answering fast (the parse runs in threads)."""
+    primer = _largest_primer()
+    assert MAX_PRIMER_BYTES - 100 <= len(primer) <= MAX_PRIMER_BYTES
+    upload = {"primer": ("primer.mid", primer, "audio/midi")}
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        began = time.perf_counter()
+        answers = [
+            pool.submit(requests.post, f"{service}/continue", files=upload, data={"seconds": "2"}, timeout=240)
+            for _ in range(4)
+        ]
+        worst = 0.0
+        while not all(a.done() for a in answers):
+            start = time.perf_counter()
+            assert requests.get(f"{service}/livez", timeout=30).status_code == 200
+            worst = max(worst, time.perf_counter() - start)
+            time.sleep(0.05)
+        statuses = [a.result().status_code for a in answers]
+    print(f"4 largest primers: {time.perf_counter() - began:.1f} s, worst /livez {worst:.3f} s")
+    # measured 1.3 s on 2 busy cores (the GIL is shared with the parsing threads); the parse on the
+    # event loop held it for the whole parse, twice, per primer
+    assert statuses == [400] * 4 and worst < 2.5, (statuses, worst)
+
+
+@pytest.mark.slow
+def test_client_errors_are_logged_in_one_line_not_as_errors(service, registry):
+    marker = f"unknown_field_{time.time_ns()}"
+    assert post_json(service, "generate", {marker: 1}).status_code == 400
+    time.sleep(1)
+    log = (registry["folder"] / "serve.log").read_text()
+    lines = [line for line in log.splitlines() if marker in line]
+    assert len(lines) == 1 and "ERROR" not in lines[0] and "refused" in lines[0], lines
+    after = log[log.index(lines[0]) :].splitlines()[1:3]
+    assert not any("Traceback" in line for line in after), after
+
+
+@pytest.mark.slow
+def test_info_does_not_tell_clients_the_tracking_uri(service, registry):
+    info = post_json(service, "info", {})
+    assert info.status_code == 200 and "tracking_uri" not in info.json()
+    assert registry["uri"] not in info.text and str(registry["folder"]) not in info.text
+
+
+@pytest.mark.slow
+def test_deleted_artifacts_are_reported_with_the_version_and_path_and_the_old_model_serves(service, registry):
+    serving = post_json(service, "info", {}).json()["version"]
+    other = next(v for v in registry["versions"] if v != serving)
+    artifacts = registry["folder"] / "mlartifacts"
+    hidden = registry["folder"] / "mlartifacts-hidden"
+    mlflow.set_tracking_uri(registry["uri"])
+    artifacts.rename(hidden)
+    try:
+        model_registry.set_champion(other, MODEL_NAME)
+        status = post_json(service, "reload", {}, timeout=120).json()
+    finally:
+        hidden.rename(artifacts)
+        model_registry.set_champion(serving, MODEL_NAME)
+    assert status["ready"] and status["version"] == serving
+    source = mlflow.MlflowClient().get_model_version(MODEL_NAME, other).source
+    assert f"version {other} (models:/{MODEL_NAME}/{other}, artifacts at {source})" in status["problem"], status
+    assert post_json(service, "generate", SHORT).status_code == 200
+    assert post_json(service, "reload", {}).json()["problem"] is None
 
 
 @pytest.mark.slow
@@ -232,3 +423,91 @@ def test_request_fields_and_pyfunc_columns_are_sample_configs_settings():
     }
     assert fields["top_p"]["exclusiveMinimum"] == 0 and fields["seconds"]["maximum"] == 120
     assert [column.name for column in signature().inputs.inputs] == [*REQUEST_SETTINGS, "primer_midi"]
+
+
+# -- a tracking server that is not there, or goes away --
+
+
+def _timed_post(url: str, endpoint: str, timeout: float = 60) -> tuple[requests.Response, float]:
+    began = time.perf_counter()
+    answer = post_json(url, endpoint, {}, timeout=timeout)
+    return answer, time.perf_counter() - began
+
+
+def _assert_registry_calls_are_bounded(url: str, port: int) -> None:
+    """/livez and /readyz answer at once, /reload within seconds (two at once too), and no answer
+    names the tracking server's address."""
+    began = time.perf_counter()
+    assert requests.get(f"{url}/livez", timeout=5).status_code == 200
+    readiness = requests.get(f"{url}/readyz", timeout=5)
+    assert time.perf_counter() - began < 2
+    assert readiness.status_code == 503 and "not ready" in readiness.text and str(port) not in readiness.text
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        reloads = list(pool.map(lambda _: _timed_post(url, "reload"), range(2)))
+    for answer, seconds in reloads:
+        assert answer.status_code == 200 and not answer.json()["ready"], answer.text
+        assert seconds < 20, seconds
+        assert str(port) not in answer.text and answer.json()["problem"]
+    print(f"/reload with the registry down: {[round(s, 1) for _, s in reloads]} s")
+
+
+@contextlib.contextmanager
+def _service(tmp_path: Path, tracking_uri: str, ready: bool, **extra: str):
+    environment = {
+        "MLFLOW_TRACKING_URI": tracking_uri,
+        "CORRIDOS_MODEL_NAME": MODEL_NAME,
+        "CORRIDOS_RELOAD_SECONDS": "0",
+        "CORRIDOS_MAX_BATCH": "1",
+        **extra,
+    }
+    with local.running(environment, tmp_path / "serve.log", start_seconds=120, ready=ready) as url:
+        yield url
+
+
+@pytest.mark.slow
+def test_with_the_tracking_server_down_the_service_starts_not_ready_and_stops_on_sigterm(tmp_path):
+    port = free_port()  # nothing listens there
+    began = time.perf_counter()
+    with _service(tmp_path, f"http://127.0.0.1:{port}", ready=False) as url:
+        print(f"alive in {time.perf_counter() - began:.1f} s with the tracking server down")
+        _assert_registry_calls_are_bounded(url, port)
+        stopping = time.perf_counter()
+    assert time.perf_counter() - stopping < local.STOP_GRACE - 5  # stopped by SIGTERM, not killed
+    assert "Application startup failed" not in (tmp_path / "serve.log").read_text()
+
+
+@pytest.mark.slow
+def test_a_tracking_server_that_never_answers_costs_seconds_not_minutes(tmp_path):
+    with socket.socket() as silent:  # accepts connections (the kernel does), never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(64)
+        port = silent.getsockname()[1]
+        with _service(tmp_path, f"http://127.0.0.1:{port}", ready=False) as url:
+            _assert_registry_calls_are_bounded(url, port)
+
+
+@pytest.mark.slow
+def test_a_tracking_server_stopped_mid_run_leaves_the_model_serving(registry, tmp_path):
+    """A real `mlflow server` on the registry's store: the service loads the champion from it, the
+    server stops, and the service keeps serving, reloads in seconds and says why."""
+    mlflow.set_tracking_uri(registry["uri"])
+    model_registry.set_champion(registry["versions"][0], MODEL_NAME)
+    port = free_port()
+    command = [Path(sys.executable).parent / "mlflow", "server", "--backend-store-uri", registry["uri"]]
+    command += ["--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
+    tracking = ServerProcess(
+        "mlflow server", command, tmp_path / "mlflow.log", cwd=tmp_path, death_signal=signal.SIGTERM, stop_grace=10
+    )
+    with tracking:
+        tracking.wait_until(lambda: http_ok(f"http://127.0.0.1:{port}/health"), "mlflow server answers", 180)
+        with _service(tmp_path, f"http://127.0.0.1:{port}", ready=True) as url:
+            assert post_json(url, "info", {}).json()["version"] == str(registry["versions"][0])
+            tracking.stop()
+            answer, seconds = _timed_post(url, "reload")
+            print(f"/reload after the tracking server stopped: {seconds:.1f} s")
+            assert answer.status_code == 200 and seconds < 20
+            status = answer.json()
+            assert status["ready"] and status["version"] == str(registry["versions"][0]) and status["problem"]
+            assert str(port) not in answer.text
+            assert requests.get(f"{url}/readyz", timeout=5).status_code == 200
+            assert post_json(url, "generate", SHORT).status_code == 200
