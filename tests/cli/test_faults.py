@@ -1,0 +1,128 @@
+"""The CLI's fault table (README): each failure a user can cause is one `error: ...` line and exit
+status 1 (or Typer's usage error, exit 2), never a traceback, and fast."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import time
+
+import pytest
+from typer.testing import CliRunner
+
+from corridos.cli import app
+from tests.helpers import TINY_MODEL
+
+
+def invoke(*arguments: str):
+    return CliRunner().invoke(app, [str(a) for a in arguments])
+
+
+def assert_one_error_line(result, *expected: str) -> str:
+    """Exit 1, no traceback, and stderr ending in exactly one `error: ...` line naming `expected`."""
+    assert result.exit_code == 1, (result.exit_code, result.output, result.exception)
+    assert "Traceback" not in result.output
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1, result.stderr
+    for text in expected:
+        assert text in errors[0], errors[0]
+    return errors[0]
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tiny_dataset, tmp_path_factory):
+    """A tiny LSTM generator, trained a few steps: enough to load and sample."""
+    from corridos.generation.train import preset, train
+
+    config = preset("tiny", "lstm", {**TINY_MODEL, "epochs": 1, "steps_per_epoch": 2, "model.layers": 1})
+    out = tmp_path_factory.mktemp("faults-model")
+    return train(tiny_dataset, out, config, log_to_mlflow=False, progress=False).model_dir
+
+
+def test_generate_with_truncated_weights_is_one_line(tiny_model, tmp_path):
+    broken = shutil.copytree(tiny_model, tmp_path / "model")
+    weights = broken / "model.weights.h5"
+    weights.write_bytes(weights.read_bytes()[:2000])
+    result = invoke("generate", broken, "--out", tmp_path / "out", "--no-audio", "--seconds", "2")
+    assert_one_error_line(result, str(broken), "weights cannot be read")
+    assert not (tmp_path / "out").exists()
+
+
+def test_generate_with_an_unknown_registry_model_is_one_line(tmp_path, monkeypatch):
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    result = invoke("generate", "models:/no-such-model@champion", "--out", tmp_path / "out", "--no-audio")
+    assert_one_error_line(result, "models:/no-such-model@champion", "not in the registry", uri)
+
+
+def test_generate_with_top_k_above_the_vocabulary_never_shows_a_traceback(tiny_model, tmp_path):
+    # top_k 500 is allowed (<= 1000) but above the vocabulary (187): the sampler either keeps every
+    # token (exit 0, notes written) or refuses it in one line; an IndexError escaping is the bug.
+    result = invoke("generate", tiny_model, "--out", tmp_path / "out", "--no-audio", "--seconds", "2", "--top-k", 500)
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
+    if result.exit_code == 0:
+        assert list((tmp_path / "out").rglob("*.mid")), result.output
+    else:
+        assert_one_error_line(result, "top_k")
+
+
+def test_generate_refuses_a_transpose_out_of_range_instead_of_clipping(tiny_model, tmp_path):
+    result = invoke("generate", tiny_model, "--out", tmp_path / "out", "--no-audio", "--transpose", 1000)
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "--transpose" in result.output and "12" in result.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_train_on_a_folder_that_is_not_a_dataset_is_one_line(tmp_path):
+    (tmp_path / "songs").mkdir()
+    result = invoke("train", tmp_path / "songs", "--no-mlflow", "--out", tmp_path / "out")
+    assert_one_error_line(result, str(tmp_path / "songs"), "not a dataset folder")
+
+
+@pytest.mark.parametrize("damage", ["truncated", "deleted"])
+def test_train_on_a_dataset_with_a_broken_shard_is_one_line(tiny_dataset, tmp_path, damage):
+    dataset = shutil.copytree(tiny_dataset, tmp_path / "dataset")
+    shard = sorted((dataset / "shards").glob("train-*.npz"))[0]
+    if damage == "truncated":
+        shard.write_bytes(shard.read_bytes()[:300])
+    else:
+        shard.unlink()
+    result = invoke("train", dataset, "--no-mlflow", "--out", tmp_path / "out")
+    line = assert_one_error_line(result, shard.name)
+    assert ("corrupt dataset shard" if damage == "truncated" else "dataset shard missing") in line
+
+
+def test_train_on_a_dataset_with_a_corrupt_manifest_is_one_line(tiny_dataset, tmp_path):
+    dataset = shutil.copytree(tiny_dataset, tmp_path / "dataset")
+    (dataset / "manifest.json").write_text('{"shards": [')
+    result = invoke("train", dataset, "--no-mlflow", "--out", tmp_path / "out")
+    assert_one_error_line(result, "manifest.json", "corrupt dataset manifest")
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_pipeline_run_with_a_dead_tracking_server_fails_in_seconds(tmp_path, monkeypatch):
+    uri = f"http://127.0.0.1:{_closed_port()}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    started = time.monotonic()
+    result = invoke("pipeline", "run", "--corpus", tmp_path, "--runs", tmp_path / "runs")
+    assert time.monotonic() - started < 5
+    assert_one_error_line(result, uri, "unreachable", "Connection refused")
+    assert not (tmp_path / "runs").exists()  # kfp started nothing
+
+
+def test_pipeline_run_with_a_tracking_server_that_never_answers_fails_in_seconds(tmp_path, monkeypatch):
+    with socket.socket() as silent:  # accepts connections (the kernel's backlog) but never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(4)
+        uri = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+        started = time.monotonic()
+        result = invoke("pipeline", "run", "--corpus", tmp_path, "--runs", tmp_path / "runs")
+        assert time.monotonic() - started < 10
+    assert_one_error_line(result, uri, "no answer within 5 s")
+    assert not (tmp_path / "runs").exists()
