@@ -126,3 +126,37 @@ def test_pipeline_run_with_a_tracking_server_that_never_answers_fails_in_seconds
         assert time.monotonic() - started < 10
     assert_one_error_line(result, uri, "no answer within 5 s")
     assert not (tmp_path / "runs").exists()
+
+
+def test_a_long_audio_file_is_refused_from_its_header_unread(tmp_path, monkeypatch):
+    import numpy as np
+    import soundfile
+
+    from corridos import storage
+    from corridos.audio import io as audio_io
+    from corridos.errors import BadInputError
+
+    path = tmp_path / "silence.wav"  # 20 minutes of silence, 8 kHz mono 16-bit: 19 MB on disk
+    soundfile.write(path, np.zeros(20 * 60 * 8000, np.int16), 8000, subtype="PCM_16")
+
+    def no_reading(uri):
+        raise AssertionError(f"{uri} was read before its length was checked")
+
+    monkeypatch.setattr(storage, "read_bytes", no_reading)
+    with pytest.raises(BadInputError, match=r"silence.wav: too long: 1200 s > 900 s"):
+        audio_io.read_audio(
+            str(path), audio_io.AudioSource(name="silence.wav", uri=str(path)), 8000, audio_io.AudioLimits()
+        )
+
+
+@pytest.mark.audio
+def test_transcribe_fails_when_every_input_was_skipped_as_dataset_build_does(tmp_path):
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "empty.wav").write_bytes(b"")
+    (tmp_path / "in" / "notes.txt").write_text("not audio")
+    result = invoke("audio", "transcribe", tmp_path / "in", "--out", tmp_path / "out")
+    assert_one_error_line(
+        result, "no usable audio among 2 file(s)", "empty: empty file", "notes: not an audio file name"
+    )
+    assert "skipped empty: empty file" in result.stdout  # the per-file reasons still print
+    assert (tmp_path / "out" / "manifest.json").is_file()  # and the manifest records them
