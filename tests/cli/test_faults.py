@@ -160,3 +160,24 @@ def test_transcribe_fails_when_every_input_was_skipped_as_dataset_build_does(tmp
     )
     assert "skipped empty: empty file" in result.stdout  # the per-file reasons still print
     assert (tmp_path / "out" / "manifest.json").is_file()  # and the manifest records them
+
+
+def test_looping_and_broken_symlinks_are_recorded_as_skipped_in_the_dataset_manifest(tmp_path):
+    import json
+
+    from corridos.symbolic.sequences import write_midi
+    from tests.helpers import motif_song
+
+    corpus = tmp_path / "corpus"
+    for seed in range(4):
+        write_midi(motif_song(seed), corpus / f"Band {seed} - Song {seed}.mid")
+    (corpus / "loop-a.mid").symlink_to("loop-b.mid")
+    (corpus / "loop-b.mid").symlink_to("loop-a.mid")
+    (corpus / "gone.mid").symlink_to("nowhere.mid")
+    result = invoke("dataset", "build", corpus, "--out", tmp_path / "dataset", "--workers", 1)
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((tmp_path / "dataset" / "manifest.json").read_text())
+    skipped = {f["name"]: f["reason"] for f in manifest["files"] if f["status"] == "skipped"}
+    assert set(skipped) == {"loop-a.mid", "loop-b.mid", "gone.mid"}, skipped
+    assert "Too many levels of symbolic links" in skipped["loop-a.mid"]
+    assert "No such file" in skipped["gone.mid"]
