@@ -181,3 +181,29 @@ def test_looping_and_broken_symlinks_are_recorded_as_skipped_in_the_dataset_mani
     assert set(skipped) == {"loop-a.mid", "loop-b.mid", "gone.mid"}, skipped
     assert "Too many levels of symbolic links" in skipped["loop-a.mid"]
     assert "No such file" in skipped["gone.mid"]
+
+
+def test_pipeline_run_with_an_unhealthy_tracking_server_fails_in_seconds(tmp_path, monkeypatch):
+    import http.server
+    import threading
+
+    class Unhealthy(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 (the handler's protocol)
+            self.send_response(503)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Unhealthy)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        uri = f"http://127.0.0.1:{server.server_address[1]}"
+        monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+        started = time.monotonic()
+        result = invoke("pipeline", "run", "--corpus", tmp_path, "--runs", tmp_path / "runs")
+        assert time.monotonic() - started < 5
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert_one_error_line(result, uri, "unhealthy", "HTTP 503")
