@@ -59,7 +59,13 @@ def list_files(location: str | Path) -> list[str]:
         return [str(root)]
     if not root.is_dir():
         raise FileNotFoundError(f"{location}: no such folder")
-    return sorted(str(p) for p in root.rglob("*") if p.is_file() and not _is_hidden(str(p.relative_to(root))))
+    # A symlink that leads nowhere (broken, or a loop) is listed too: reading it fails, and the
+    # stage records it as skipped with the reason instead of leaving it out unseen.
+    return sorted(
+        str(p)
+        for p in root.rglob("*")
+        if (p.is_file() or (p.is_symlink() and not p.is_dir())) and not _is_hidden(str(p.relative_to(root)))
+    )
 
 
 def _s3_object_exists(bucket: str, key: str) -> bool:

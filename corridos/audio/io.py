@@ -51,6 +51,16 @@ def read_audio(uri: str, source: AudioSource, sample_rate: int, limits: AudioLim
     name = storage.file_name(uri)
     if not name.lower().endswith(AUDIO_SUFFIXES):
         raise BadInputError(name, f"not an audio file name (expected {', '.join(AUDIO_SUFFIXES)})")
+    if not storage.is_s3(uri) and Path(uri).is_file() and Path(uri).stat().st_size:
+        # A local file's length comes from its header before a byte is read: a 20-minute file is
+        # refused unread (its decoded samples alone would take ~800 MB).
+        try:
+            header = soundfile.info(str(uri))
+        except RuntimeError as error:
+            raise BadInputError(name, f"unreadable audio: {error}") from error
+        except OSError as error:
+            raise BadInputError(name, f"unreadable: {error}") from error
+        _check_length(name, header.frames / header.samplerate if header.samplerate else 0.0, limits)
     try:
         data = storage.read_bytes(uri)
     except OSError as error:

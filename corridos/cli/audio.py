@@ -20,10 +20,18 @@ def _config(cls, path: Path | None, pairs: list[str]):
     return config_io.load(cls, path, overrides(pairs))
 
 
-def _print_files(stage: str, result: StageResult, out: Path) -> None:
+def _print_files(stage: str, result: StageResult, out: Path, inputs: list[str]) -> None:
+    """The stage's counts and skipped files; exit 1 (one error line) when no input was usable."""
     typer.echo(f"{stage}: {result.used} used, {len(result.skipped)} skipped -> {out}")
     for name, reason in result.skipped.items():
         typer.echo(f"  skipped {name}: {reason}")
+    if not result.used:  # as `dataset build`: a stage that produced nothing failed
+        from corridos.errors import BadInputError
+
+        reasons = "; ".join(f"{name}: {reason}" for name, reason in result.skipped.items()) or "no files"
+        raise BadInputError(
+            " ".join(inputs), f"no usable audio among {len(result.skipped)} file(s); reasons: {reasons}"
+        )
 
 
 @audio_app.command("render")
@@ -78,7 +86,7 @@ def separate(
     from corridos.audio.separation import SeparationConfig
 
     result = stages.separate(inputs, model, out, _config(SeparationConfig, config, set_))
-    _print_files("separate", result, out)
+    _print_files("separate", result, out, inputs)
 
 
 @audio_app.command("transcribe")
@@ -94,7 +102,7 @@ def transcribe(
     from corridos.audio.transcription import TranscriptionConfig
 
     result = stages.transcribe(inputs, out, _config(TranscriptionConfig, config, set_), stem)
-    _print_files("transcribe", result, out)
+    _print_files("transcribe", result, out, inputs)
 
 
 @audio_app.command("evaluate")

@@ -41,6 +41,35 @@ def _reporting(function: Callable[..., Any]) -> Callable[..., Any]:
     return command
 
 
+TRACKING_CHECK_SECONDS = 5.0
+
+
+def check_tracking_server(uri: str, timeout: float = TRACKING_CHECK_SECONDS) -> None:
+    """Raise a CorridosError naming `uri` and the reason unless the MLflow tracking server there
+    answers its /health within `timeout` seconds. Only http(s):// URIs are servers; a local store
+    (sqlite:///, a folder) needs no check. MLflow's own client retries a dead server for minutes."""
+    import urllib.error
+    import urllib.request
+
+    from corridos.errors import CorridosError
+
+    if not uri.startswith(("http://", "https://")):
+        return
+    health = uri.rstrip("/") + "/health"
+    try:
+        with urllib.request.urlopen(health, timeout=timeout) as answer:  # noqa: S310 (http(s) only, checked above)
+            status = answer.status
+    except urllib.error.HTTPError as error:
+        status = error.code
+    except (urllib.error.URLError, OSError) as error:
+        reason = getattr(error, "reason", error)
+        if isinstance(reason, TimeoutError) or isinstance(error, TimeoutError):
+            reason = f"no answer within {timeout:g} s"
+        raise CorridosError(f"MLflow tracking server {uri} unreachable: {reason}") from error
+    if status != 200:
+        raise CorridosError(f"MLflow tracking server {uri} unhealthy: {health} answered HTTP {status}")
+
+
 def overrides(pairs: list[str]) -> dict:
     """`--set key=value` pairs as a dict of parsed values."""
     from corridos.config import parse_override

@@ -3,6 +3,8 @@ commands, so --help is instant."""
 
 from __future__ import annotations
 
+import os
+
 import typer
 
 from corridos.cli.audio import audio_app
@@ -11,6 +13,10 @@ from corridos.cli.demo import demo_app
 from corridos.cli.model import model_app
 from corridos.cli.pipeline import pipeline_app
 from corridos.cli.tab import tab_app
+
+# TensorFlow's C++ start-up lines (CPU features, memory patches) would bury the one line a command
+# prints; set before any command imports TensorFlow. A value already set wins.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="corridos: learn to write corridos tumbados.")
 app.add_typer(dataset_app, name="dataset")

@@ -7,7 +7,14 @@ from pathlib import Path
 
 import typer
 
-from corridos.cli.common import CorridosTyper, decision_line, overrides, quiet_child_environment, stage_line
+from corridos.cli.common import (
+    CorridosTyper,
+    check_tracking_server,
+    decision_line,
+    overrides,
+    quiet_child_environment,
+    stage_line,
+)
 from corridos.mlops import cluster
 
 pipeline_app = CorridosTyper(no_args_is_help=True, help="Run the pipeline locally, compile it, or submit it to KFP.")
@@ -38,7 +45,9 @@ def pipeline_run(
 ) -> None:
     """Run the whole pipeline locally with kfp.local (MLflow: $MLFLOW_TRACKING_URI or runs/mlflow.db).
 
-    One line per task; what the tasks print goes to the run folder's logs/<task>.log."""
+    One line per task; what the tasks print goes to the run folder's logs/<task>.log. A tracking
+    server that does not answer is reported in seconds, before any task starts."""
+    check_tracking_server(os.environ.get("MLFLOW_TRACKING_URI", ""))
     from corridos.mlops.kfp_runner import TaskEnd, run_local
     from pipelines.corridos_pipeline import corridos_pipeline
 

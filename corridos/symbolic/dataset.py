@@ -314,11 +314,23 @@ class Dataset:
         songs = {}
         for shard in self.manifest["shards"]:
             if shard["split"] == split:
-                with np.load(self.path / shard["path"]) as data:
-                    offsets, tokens = data["offsets"], data["tokens"].astype(np.int32)
-                    for i, name in enumerate(data["names"].tolist()):
-                        songs[name] = tokens[offsets[i] : offsets[i + 1]]
+                songs.update(self._shard_songs(self.path / shard["path"]))
         return songs
+
+    @staticmethod
+    def _shard_songs(path: Path) -> dict[str, np.ndarray]:
+        """name -> tokens of one shard; a missing, truncated or foreign shard is a BadInputError."""
+        import zipfile
+
+        try:
+            with np.load(path) as data:
+                offsets, tokens = data["offsets"], data["tokens"].astype(np.int32)
+                names = data["names"].tolist()
+        except FileNotFoundError as error:
+            raise BadInputError(str(path), "dataset shard missing") from error
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
+            raise BadInputError(str(path), f"corrupt dataset shard ({type(error).__name__}: {error})") from error
+        return {name: tokens[offsets[i] : offsets[i + 1]] for i, name in enumerate(names)}
 
 
 def load_dataset(path: str | Path) -> Dataset:
@@ -326,5 +338,8 @@ def load_dataset(path: str | Path) -> Dataset:
     manifest_path = path / DATASET_MANIFEST
     if not manifest_path.is_file():
         raise BadInputError(str(path), f"not a dataset folder (no {DATASET_MANIFEST})")
-    manifest = json.loads(manifest_path.read_text())
+    try:
+        manifest = json.loads(manifest_path.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise BadInputError(str(manifest_path), f"corrupt dataset manifest ({error})") from error
     return Dataset(path, manifest, Vocabulary.load(path / DATASET_VOCABULARY))

@@ -2,12 +2,14 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from corridos.errors import ConfigError
 from corridos.generation.evaluation import EvaluationConfig, evaluate
 from corridos.generation.models import ModelConfig, build_model, save_model
 from corridos.generation.sampling import SampleConfig
+from corridos.symbolic.sequences import read_midi
 from corridos.symbolic.tokenizer import Vocabulary
 
 
@@ -23,6 +25,9 @@ def test_evaluate_compares_models_on_a_midi_folder_and_writes_a_report(tiny_data
         model = build_model(
             ModelConfig(family=family, embedding_dim=8, hidden_dim=16, layers=2, context=32), vocabulary.size
         )
+        if family == "lstm":  # zero output layer: every token equally likely, a perplexity known in advance
+            output = model.layers[-1]
+            output.set_weights([np.zeros_like(w) for w in output.get_weights()])
         save_model(model, tmp_path / family)
         vocabulary.save(tmp_path / family / "vocabulary.json")
     config = EvaluationConfig(samples=3, sampling=SampleConfig(seconds=4))
@@ -35,11 +40,22 @@ def test_evaluate_compares_models_on_a_midi_folder_and_writes_a_report(tiny_data
     )
     report = json.loads((tmp_path / "eval" / "report.json").read_text())
     assert set(report) == {"lstm", "wavenet"}
-    assert report["lstm"]["likelihood"]["perplexity"] > 1
+    uniform = report["lstm"]["likelihood"]
+    assert uniform["perplexity"] == pytest.approx(vocabulary.size, rel=1e-3)
+    assert uniform["nll_per_event"] == pytest.approx(np.log(vocabulary.size), rel=1e-3)
+    assert uniform["bits_per_note"] == pytest.approx(
+        uniform["events"] * np.log2(vocabulary.size) / uniform["notes"], rel=1e-4
+    )
+    assert 1 < report["wavenet"]["likelihood"]["perplexity"] < 10 * vocabulary.size
     assert set(report["lstm"]["features"]) >= {"pitch_count", "pitch_class_transition_matrix", "note_length_histogram"}
     assert (tmp_path / "eval" / "comparison.png").is_file()
     assert (tmp_path / "eval" / "wavenet" / "sample-2.mid").is_file()
-    assert results["lstm"]["samples"]["repetition_ratio"] >= 0
+    samples = results["lstm"]["samples"]
+    # A uniform model's samples are random notes: no stuck loop (repetition_ratio's own known
+    # answers are in test_features.py).
+    assert 0 <= samples["repetition_ratio"] < 0.2, samples
+    written = [len(read_midi(tmp_path / "eval" / "lstm" / f"sample-{i}.mid").notes) for i in range(3)]
+    assert samples["notes_per_second"] == pytest.approx(np.mean(written) / 4)
 
 
 def test_evaluate_on_a_folder_with_nothing_usable_fails_clearly(tmp_path):
