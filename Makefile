@@ -69,7 +69,7 @@ demo: setup demo-audio  ## the main job: audio stages, then the whole pipeline r
 	@echo "MLflow UI: $(MAIN_ENV)/bin/mlflow ui --backend-store-uri sqlite:///$(abspath $(RUNS))/mlflow.db  (then open http://127.0.0.1:5000)"
 
 test: setup lint  ## the code gates, then the test suite
-	$(MAIN_ENV)/bin/python -m pytest -q
+	$(MAIN_ENV)/bin/python -m pytest -q --durations=15
 
 lint: envs  ## ruff (lint and format), then mypy on corridos/ against its shrinking baseline
 	$(MAIN_ENV)/bin/ruff check -q .
