@@ -65,7 +65,6 @@ for _name, _value in MLFLOW_HTTP_DEFAULTS.items():
     os.environ.setdefault(_name, _value)
 # While no model is served (the registry unreachable, no champion yet), loading is retried this often.
 RETRY_SECONDS = 10.0
-PRIMER_FILE = "primer.mid"
 AUDIO_TYPES = {"wav": "audio/wav", "mp3": "audio/mpeg"}
 
 # A child of "bentoml": BentoML configures that logger (level, format, request ids) in its workers.
@@ -449,44 +448,38 @@ class Corridos:
             try:
                 tokens = None
                 if primer is not None:  # parsed once, in a thread: the event loop keeps answering
-                    tokens = await asyncio.to_thread(self._primer_tokens, champion, primer, Path(folder))
+                    tokens = await asyncio.to_thread(self._primer_tokens, champion, primer)
                 config = SampleConfig(**settings, primer=str(primer) if primer is not None else None)
                 piece = await self.batcher.generate(champion.sampler, config, tokens)
             except BadInputError as error:  # only the primer is a file the sampler reads
-                message = str(error).replace(str(Path(folder) / PRIMER_FILE), "upload")
-                return JSONResponse({"error": message, "field": "primer"}, status_code=400)
+                return JSONResponse({"error": str(error), "field": "primer"}, status_code=400)
             body = await asyncio.to_thread(_encode, piece, kind, Path(folder))
         headers = {"X-Model-Version": champion.version, "X-Notes": str(len(piece.notes))}
         media_type = "audio/midi" if kind == "midi" else AUDIO_TYPES[kind]
         return Response(body, media_type=media_type, headers=headers)
 
-    def _primer_tokens(self, champion: Champion, upload: Path, folder: Path):
+    def _primer_tokens(self, champion: Champion, upload: Path):
         """The checked upload's tokens for the champion's vocabulary (at most PRIMER_PARSES at once)."""
         from corridos.generation.sampling import sequence_tokens
 
         with self.primer_parses:
-            return sequence_tokens(_checked_primer(upload, folder), champion.sampler.vocabulary, "primer upload")
+            return sequence_tokens(_checked_primer(upload), champion.sampler.vocabulary, "primer upload")
 
 
 Corridos.add_asgi_middleware(BodyLimit, limit=MAX_BODY_BYTES)
 
 
-def _checked_primer(upload: Path, folder: Path):
+def _checked_primer(upload: Path):
     """The upload read as a NoteSequence; BadInputError names what is wrong with it."""
     from corridos.errors import BadInputError
-    from corridos.symbolic.sequences import read_midi
+    from corridos.symbolic.sequences import from_midi_bytes
 
     data = upload.read_bytes()
     if len(data) > MAX_PRIMER_BYTES:
         raise BadInputError("primer upload", f"{len(data)} bytes; at most {MAX_PRIMER_BYTES}")
     if not data.startswith(b"MThd"):
         raise BadInputError("primer upload", "not a MIDI file (a Standard MIDI File starts with 'MThd')")
-    path = folder / PRIMER_FILE
-    path.write_bytes(data)
-    try:
-        sequence = read_midi(path)
-    except BadInputError as error:
-        raise BadInputError("primer upload", error.reason) from error
+    sequence = from_midi_bytes(data, "primer upload")  # parsed from the bytes read once above
     if sequence.total_time > MAX_PRIMER_SECONDS:
         raise BadInputError("primer upload", f"{sequence.total_time:.0f} s long; at most {MAX_PRIMER_SECONDS:.0f} s")
     return sequence
