@@ -151,8 +151,7 @@ class Sampler:
 
     def generate(self, config: SampleConfig, samples: int = 1) -> list:
         """`samples` NoteSequences (the primer, if any, included), sampled as one batch."""
-        primer = primer_tokens(config.primer, self.vocabulary) if config.primer else np.zeros(0, np.int32)
-        tokens = self.sample_tokens(primer, config, samples)
+        tokens = self.sample_tokens(self._primer(config), config, samples)
         return [self._to_sequence(t, config.transpose) for t in tokens]
 
     def generate_each(self, configs: list[SampleConfig], primer: np.ndarray | None = None) -> list:
@@ -164,10 +163,14 @@ class Sampler:
         if any(dataclasses.replace(c, seed=0, transpose=0) != shared for c in configs):
             raise ValueError("a batch's configs may differ only in seed and transpose")
         if primer is None:
-            primer = primer_tokens(shared.primer, self.vocabulary) if shared.primer else np.zeros(0, np.int32)
+            primer = self._primer(shared)
         rngs = [np.random.default_rng([c.seed, 0]) for c in configs]
         tokens = self.sample_tokens(primer, shared, len(configs), rngs)
         return [self._to_sequence(t, c.transpose) for t, c in zip(tokens, configs)]
+
+    def _primer(self, config: SampleConfig) -> np.ndarray:
+        """The tokens of the config's primer file, none without one."""
+        return primer_tokens(config.primer, self.vocabulary) if config.primer else np.zeros(0, np.int32)
 
     def sample_tokens(
         self, primer: np.ndarray, config: SampleConfig, samples: int = 1, rngs: list[np.random.Generator] | None = None
