@@ -29,6 +29,9 @@ from corridos.errors import ServerProcessError
 PR_SET_PDEATHSIG = 1  # prctl option from <linux/prctl.h>
 POLL_SECONDS = 0.2
 LOG_TAIL_LINES = 30
+# TensorFlow's C++ start-up lines (CPU features, memory patches) bury the lines a command or a child
+# process prints: errors only. The one place this is set, for the CLI and every child it starts.
+QUIET_TENSORFLOW = {"TF_CPP_MIN_LOG_LEVEL": "2"}
 
 
 def free_port() -> int:

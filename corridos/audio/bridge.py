@@ -32,6 +32,7 @@ from typing import Any
 from corridos import config as config_io
 from corridos.constants import AUDIO_ENV_DIR
 from corridos.errors import USER_ERRORS, AudioEnvError
+from corridos.processes import QUIET_TENSORFLOW
 
 # Where a cluster image or a custom setup keeps the audio env's interpreter.
 PYTHON_VARIABLE = "CORRIDOS_AUDIO_PYTHON"
@@ -82,7 +83,7 @@ def _run(command: list[str]) -> tuple[int, str]:
     """Run the child, relaying its output; (exit code, the tail of its output)."""
     env = {
         **os.environ,
-        "TF_CPP_MIN_LOG_LEVEL": "2",
+        **QUIET_TENSORFLOW,
         # TF 2.12 and resampy print deprecation warnings on import that say nothing about the run.
         "PYTHONWARNINGS": "ignore",
     }

@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 import typer
 
 from corridos.errors import USER_ERRORS
+from corridos.processes import QUIET_TENSORFLOW
 
 Command = TypeVar("Command", bound=Callable[..., Any])
 
@@ -91,4 +92,4 @@ def decision_line(decision: dict) -> str:
 def quiet_child_environment() -> dict[str, str]:
     """Settings that keep a child process's log short: TensorFlow's C++ logs at errors only, no
     tqdm progress bars (their redraws fill a log file). Callers let a variable already set win."""
-    return {"TF_CPP_MIN_LOG_LEVEL": "2", "TQDM_DISABLE": "1"}
+    return {**QUIET_TENSORFLOW, "TQDM_DISABLE": "1"}

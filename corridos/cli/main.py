@@ -13,10 +13,10 @@ from corridos.cli.demo import demo_app
 from corridos.cli.model import model_app
 from corridos.cli.pipeline import pipeline_app
 from corridos.cli.tab import tab_app
+from corridos.processes import QUIET_TENSORFLOW
 
-# TensorFlow's C++ start-up lines (CPU features, memory patches) would bury the one line a command
-# prints; set before any command imports TensorFlow. A value already set wins.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# Set before any command imports TensorFlow; a value already set wins.
+os.environ.update({**QUIET_TENSORFLOW, **os.environ})
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="corridos: learn to write corridos tumbados.")
 app.add_typer(dataset_app, name="dataset")
