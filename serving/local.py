@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import struct
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,20 +21,38 @@ SERVICE = "serving.service:Corridos"
 STOP_GRACE = 20.0  # seconds between SIGTERM and SIGKILL: the workers finish their requests
 
 
-def register_champion(model_dir: str | Path, model_name: str, metrics: dict[str, float] | None = None) -> str:
-    """Log a saved model folder as a new run's generator, register it and make it the champion
-    without the gate (in the store MLFLOW_TRACKING_URI names); returns the version."""
+def log_generator(model_dir: str | Path, metrics: dict[str, float] | None = None) -> str:
+    """Log a saved model folder as a new run's generator, with these metrics (in the store
+    MLFLOW_TRACKING_URI names); returns the run id."""
     import mlflow
 
-    from corridos.mlops import packaging, registry, tracking
+    from corridos.mlops import packaging, tracking
 
     tracking.configure()
     with mlflow.start_run(run_name="serving-local") as run:
         mlflow.log_metrics(metrics or {})
         packaging.log(Path(model_dir))
-    version = registry.register(run.info.run_id, model_name)
+    return run.info.run_id
+
+
+def register_champion(model_dir: str | Path, model_name: str, metrics: dict[str, float] | None = None) -> str:
+    """Log a saved model folder as a new run's generator, register it and make it the champion
+    without the gate; returns the version."""
+    from corridos.mlops import registry
+
+    version = registry.register(log_generator(model_dir, metrics), model_name)
     registry.set_champion(version, model_name)
     return version
+
+
+def largest_primer(limit: int) -> bytes:
+    """A MIDI file just under `limit` bytes, the costliest primer to parse: one track of 0.26 ms
+    notes, every one refused by the duration rule in the end, after the whole parse (used by the
+    test that /livez keeps answering and by the serving benchmark's mixed load)."""
+    count = (limit - 100) // 8
+    events = b"".join(bytes([0, 0x90, 60 + i % 24, 90, 1, 0x80, 60 + i % 24, 0]) for i in range(count))
+    track = events + b"\x00\xff\x2f\x00"
+    return b"MThd" + struct.pack(">IHHH", 6, 0, 1, 1920) + b"MTrk" + struct.pack(">I", len(track)) + track
 
 
 @contextlib.contextmanager
