@@ -22,6 +22,10 @@ class BadInputError(CorridosError):
         self.name = name
         self.reason = reason
 
+    def __reduce__(self):
+        # pickled with both arguments: it comes back from worker processes (the service's primer parses)
+        return type(self), (self.name, self.reason)
+
 
 class ModelError(CorridosError):
     """A model cannot be loaded or used: missing, empty, truncated, or an unknown models:/ URI."""

@@ -34,6 +34,7 @@ from starlette.responses import JSONResponse, Response
 
 from corridos.generation.sampling import REQUEST_SETTINGS, SETTINGS
 from corridos.mlops.cluster import CHAMPION_ALIAS, REGISTERED_MODEL_NAME
+from serving.primers import MAX_PRIMER_BYTES, PrimerParser
 
 MODEL_NAME_ENV = "CORRIDOS_MODEL_NAME"
 RELOAD_SECONDS_ENV = "CORRIDOS_RELOAD_SECONDS"
@@ -47,11 +48,6 @@ BATCH_SIZES = (1, 2, 4, 8, 16)
 # 1, 15 under 16 clients; a fixed 0.1 s window gave 10, 6, 10, 6).
 GATHER_QUIET_SECONDS = 0.05
 GATHER_MAX_SECONDS = 0.5
-# A primer is fed through the model token by token before sampling starts: bound its cost.
-MAX_PRIMER_BYTES = 512 * 1024  # measured: the parse of 2 MiB of notes took 5-15 s on 2 cores
-MAX_PRIMER_SECONDS = 120.0
-# Primers parsed at once (each in a thread, off the event loop: the largest takes seconds of Python).
-PRIMER_PARSES = 2
 # A request body over this is refused with 413 before it is read: the largest primer and its form.
 MAX_BODY_BYTES = MAX_PRIMER_BYTES + 64 * 1024
 # Every registry call is bounded: MLflow's own defaults (7 retries with backoff, 120 s timeouts)
@@ -316,7 +312,7 @@ class Corridos:
         self.problem = "loading"
         self.loading = threading.Lock()
         self.batcher: Batcher | None = None
-        self.primer_parses = threading.Semaphore(PRIMER_PARSES)
+        self.primers = PrimerParser()
         self._load()  # every registry call is bounded (MLFLOW_HTTP_DEFAULTS): an unreachable one fails fast
 
     # -- the model and its registry alias --
@@ -393,6 +389,10 @@ class Corridos:
             await asyncio.sleep(self.reload_seconds if self.champion is not None else retry)
             await asyncio.to_thread(self._load)
 
+    @bentoml.on_shutdown
+    def _stop_primer_workers(self) -> None:
+        self.primers.close()
+
     def __is_ready__(self) -> bool:
         if self.champion is None:
             raise HTTPException(status_code=503, detail=f"not ready: {self.problem}")
@@ -447,8 +447,8 @@ class Corridos:
         with tempfile.TemporaryDirectory(prefix="corridos-serve-") as folder:
             try:
                 tokens = None
-                if primer is not None:  # parsed once, in a thread: the event loop keeps answering
-                    tokens = await asyncio.to_thread(self._primer_tokens, champion, primer)
+                if primer is not None:  # parsed once, in a worker process: the event loop keeps answering
+                    tokens = await self.primers.tokens(primer, champion.sampler.vocabulary)
                 config = SampleConfig(**settings, primer=str(primer) if primer is not None else None)
                 piece = await self.batcher.generate(champion.sampler, config, tokens)
             except BadInputError as error:  # only the primer is a file the sampler reads
@@ -458,31 +458,8 @@ class Corridos:
         media_type = "audio/midi" if kind == "midi" else AUDIO_TYPES[kind]
         return Response(body, media_type=media_type, headers=headers)
 
-    def _primer_tokens(self, champion: Champion, upload: Path):
-        """The checked upload's tokens for the champion's vocabulary (at most PRIMER_PARSES at once)."""
-        from corridos.generation.sampling import sequence_tokens
-
-        with self.primer_parses:
-            return sequence_tokens(_checked_primer(upload), champion.sampler.vocabulary, "primer upload")
-
 
 Corridos.add_asgi_middleware(BodyLimit, limit=MAX_BODY_BYTES)
-
-
-def _checked_primer(upload: Path):
-    """The upload read as a NoteSequence; BadInputError names what is wrong with it."""
-    from corridos.errors import BadInputError
-    from corridos.symbolic.sequences import from_midi_bytes
-
-    data = upload.read_bytes()
-    if len(data) > MAX_PRIMER_BYTES:
-        raise BadInputError("primer upload", f"{len(data)} bytes; at most {MAX_PRIMER_BYTES}")
-    if not data.startswith(b"MThd"):
-        raise BadInputError("primer upload", "not a MIDI file (a Standard MIDI File starts with 'MThd')")
-    sequence = from_midi_bytes(data, "primer upload")  # parsed from the bytes read once above
-    if sequence.total_time > MAX_PRIMER_SECONDS:
-        raise BadInputError("primer upload", f"{sequence.total_time:.0f} s long; at most {MAX_PRIMER_SECONDS:.0f} s")
-    return sequence
 
 
 def _encode(piece, kind: str, folder: Path) -> bytes:
