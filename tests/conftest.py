@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from corridos.symbolic.sequences import write_midi
-from tests.helpers import motif_song
+from tests.helpers import TINY_MODEL, motif_song
 
 
 @pytest.fixture
@@ -51,6 +51,25 @@ def tiny_dataset(tmp_path_factory):
         write_midi(motif_song(seed), folder / "midi" / f"Band {seed % 4} - Motif {seed}.mid")
     config = DatasetConfig(split=SplitConfig(validation_fraction=0.25), piano_roll_songs=0)
     return build_dataset(folder / "midi", folder / "dataset", config, workers=1, progress=False).out_dir
+
+
+@pytest.fixture(scope="session")
+def trained_tiny(tiny_dataset, tmp_path_factory):
+    """A function of the family: its tiny model trained on tiny_dataset for 3 epochs (its validation
+    loss falls: test_train checks it), once per session; the TrainResult. Tests only read the model
+    folder (copy it to damage it): training is the slowest thing most of them would do."""
+    from corridos.generation.train import preset, train
+
+    results = {}
+
+    def trained(family: str):
+        if family not in results:
+            config = preset("tiny", family, {**TINY_MODEL, "epochs": 3, "learning_rate": 3e-3})
+            out = tmp_path_factory.mktemp(f"trained-{family}")
+            results[family] = train(tiny_dataset, out, config, log_to_mlflow=False, progress=False)
+        return results[family]
+
+    return trained
 
 
 @pytest.fixture(scope="session")

@@ -206,4 +206,7 @@ def test_threshold_tuning_ranks_the_grid(mixtures):
     results = stages.tune_transcription(mixtures.out_dir, [0.5, 0.75], [0.3, 0.6], progress=False)
     assert len(results) == 4
     assert [r["f1"] for r in results] == sorted((r["f1"] for r in results), reverse=True)
-    assert results[0]["f1"] > 0.5
+    # The solo renders of these train songs transcribe at F1 0.99 with the best pair (0.98, 0.86, 0.78
+    # for the others; measured with the default soundfont): 0.9 leaves room for another soundfont or
+    # pitch floor, and still fails a transcriber that misses or invents one note in ten.
+    assert results[0]["f1"] >= 0.9, results

@@ -11,7 +11,6 @@ import pytest
 from typer.testing import CliRunner
 
 from corridos.cli import app
-from tests.helpers import TINY_MODEL
 
 
 def invoke(*arguments: str):
@@ -30,13 +29,9 @@ def assert_one_error_line(result, *expected: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def tiny_model(tiny_dataset, tmp_path_factory):
-    """A tiny LSTM generator, trained a few steps: enough to load and sample."""
-    from corridos.generation.train import preset, train
-
-    config = preset("tiny", "lstm", {**TINY_MODEL, "epochs": 1, "steps_per_epoch": 2, "model.layers": 1})
-    out = tmp_path_factory.mktemp("faults-model")
-    return train(tiny_dataset, out, config, log_to_mlflow=False, progress=False).model_dir
+def tiny_model(trained_tiny):
+    """A tiny LSTM generator: enough to load and sample."""
+    return trained_tiny("lstm").model_dir
 
 
 def test_generate_with_truncated_weights_is_one_line(tiny_model, tmp_path):

@@ -11,12 +11,11 @@ from corridos.generation.models import ModelConfig, build_model, save_model
 from corridos.generation.sampling import SampleConfig
 from corridos.symbolic.sequences import read_midi
 from corridos.symbolic.tokenizer import Vocabulary
+from tests.helpers import motif_song, notes
 
 
 @pytest.mark.slow
 def test_evaluate_compares_models_on_a_midi_folder_and_writes_a_report(tiny_dataset, tmp_path, write):
-    from tests.helpers import motif_song
-
     for seed in range(3):
         write(motif_song(100 + seed), f"Held Out - Song {seed}.mid")
     (tmp_path / "midi" / "broken.mid").write_bytes(b"")
@@ -56,6 +55,33 @@ def test_evaluate_compares_models_on_a_midi_folder_and_writes_a_report(tiny_data
     assert 0 <= samples["repetition_ratio"] < 0.2, samples
     written = [len(read_midi(tmp_path / "eval" / "lstm" / f"sample-{i}.mid").notes) for i in range(3)]
     assert samples["notes_per_second"] == pytest.approx(np.mean(written) / 4)
+
+
+@pytest.mark.slow
+def test_a_model_trained_on_motifs_needs_fewer_bits_per_note_for_motifs_than_for_their_notes_shuffled(
+    trained_tiny, tmp_path, write
+):
+    """The same notes, rhythms and pitch counts in both folders; only the motif's order is gone from
+    the shuffled one, so only what the model learned of the order tells them apart."""
+    model = trained_tiny("transformer").model_dir
+    rng = np.random.default_rng(0)
+    for seed in range(3):
+        song = motif_song(100 + seed)
+        write(song, f"motifs/Held Out - Song {seed}.mid")
+        pitches = rng.permutation([n.pitch for n in song.notes])
+        write(
+            notes(*((n.start_time, n.end_time, int(p), n.velocity) for n, p in zip(song.notes, pitches))),
+            f"shuffled/{seed}.mid",
+        )
+    evaluation = EvaluationConfig(samples=2, sampling=SampleConfig(seconds=2))
+    bits = {
+        folder: evaluate({"model": str(model)}, tmp_path / "midi" / folder, tmp_path / folder, evaluation, False)[
+            "model"
+        ]["likelihood"]["bits_per_note"]
+        for folder in ("motifs", "shuffled")
+    }
+    print(f"bits per note: {bits}")
+    assert bits["motifs"] < 0.8 * bits["shuffled"], bits
 
 
 def test_evaluate_on_a_folder_with_nothing_usable_fails_clearly(tmp_path):

@@ -13,9 +13,8 @@ from tests.helpers import TINY_MODEL
 
 
 @pytest.mark.parametrize("family", FAMILIES)
-def test_loss_falls_on_a_tiny_set(family, tiny_dataset, tmp_path):
-    config = preset("tiny", family, {**TINY_MODEL, "epochs": 3, "learning_rate": 3e-3})
-    result = train(tiny_dataset, tmp_path / family, config, log_to_mlflow=False, progress=False)
+def test_loss_falls_on_a_tiny_set(family, trained_tiny):
+    result = trained_tiny(family)
     losses = result.history["val_loss"]
     assert losses[-1] < 0.8 * losses[0], losses
     assert load_model(result.model_dir).config.family == family
