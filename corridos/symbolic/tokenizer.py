@@ -13,9 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
-from corridos.constants import DEFAULT_VELOCITY, REQUINTO_PITCH_MAX, REQUINTO_PITCH_MIN
+from corridos.constants import DEFAULT_VELOCITY
 from corridos.errors import BadInputError
 from corridos.symbolic.sequences import NoteArrays, from_arrays, to_arrays
+from corridos.tablature.instrument import REQUINTO
 
 PAD, BOS, EOS = 0, 1, 2
 SPECIAL_TOKENS = ("<pad>", "<bos>", "<eos>")
@@ -25,8 +26,9 @@ SPECIAL_TOKENS = ("<pad>", "<bos>", "<eos>")
 class TokenizerConfig:
     step_seconds: float = 0.010
     max_shift_seconds: float = 1.0
-    pitch_min: int = REQUINTO_PITCH_MIN
-    pitch_max: int = REQUINTO_PITCH_MAX
+    # The requinto's whole range, as the cleaning keeps it.
+    pitch_min: int = REQUINTO.lowest_pitch(capo=0)
+    pitch_max: int = REQUINTO.highest_pitch()
     velocity_bins: int = 0  # 0: no velocity tokens; decoded notes get DEFAULT_VELOCITY
 
 

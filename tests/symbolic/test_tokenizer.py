@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from corridos.symbolic.tokenizer import BOS, EOS, PAD, TokenizerConfig, Vocabulary
+from corridos.tablature.instrument import REQUINTO
 from tests.helpers import notes, rows
 
 
@@ -68,11 +69,11 @@ def test_decode_ignores_specials_stops_at_eos_and_closes_open_notes():
 
 def test_transpose_moves_notes_and_respects_the_range():
     vocabulary = Vocabulary()
-    tokens = vocabulary.encode(notes((0, 0.1, 60, 80), (0.2, 0.3, 90, 80)))
+    tokens = vocabulary.encode(notes((0, 0.1, 60, 80), (0.2, 0.3, 85, 80)))
     low, high = vocabulary.transpose_range(tokens)
-    assert (low, high) == (52 - 60, 93 - 90)
+    assert (low, high) == (45 - 60, 88 - 85)
     up = vocabulary.decode(vocabulary.transpose(tokens, 3))
-    assert [n.pitch for n in up.notes] == [63, 93]
+    assert [n.pitch for n in up.notes] == [63, 88]
     with pytest.raises(ValueError, match="leaves the pitch range"):
         vocabulary.transpose(tokens, 4)
 
@@ -81,5 +82,10 @@ def test_vocabulary_saves_and_loads(tmp_path):
     vocabulary = Vocabulary(TokenizerConfig(step_seconds=0.02, velocity_bins=4))
     vocabulary.save(tmp_path / "v.json")
     loaded = Vocabulary.load(tmp_path / "v.json")
-    assert loaded.size == vocabulary.size == 3 + 50 + 42 * 2 + 4
+    assert loaded.size == vocabulary.size == 3 + 50 + 44 * 2 + 4
     assert loaded.config == vocabulary.config
+
+
+def test_default_range_is_the_requintos_from_open_low_string_to_top_fret():
+    config = TokenizerConfig()
+    assert (config.pitch_min, config.pitch_max) == (REQUINTO.lowest_pitch(capo=0), REQUINTO.highest_pitch()) == (45, 88)
