@@ -2,10 +2,8 @@
 
 from pathlib import Path
 
-# The requinto's useful range. The corpus cleaning keeps 52-93 (measured, docs/FACTS.md: below 52 is
-# bass and rhythm-guitar bleed); transcription of separated audio keeps 55-93.
-REQUINTO_PITCH_MIN = 52
-REQUINTO_PITCH_MAX = 93
+# The requinto's range is its tuning and frets: corridos/tablature/instrument.py (REQUINTO).
+# Transcription of separated audio starts higher, at 55.
 TRANSCRIPTION_PITCH_MIN = 55
 
 # General MIDI program 24: acoustic guitar (nylon), the closest GM sound to a requinto.

@@ -32,7 +32,7 @@ from pydantic_core import InitErrorDetails, PydanticCustomError, ValidationError
 from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse, Response
 
-from corridos.generation.sampling import REQUEST_SETTINGS, SETTINGS
+from corridos.generation.sampling import REQUEST_SETTINGS, SETTINGS, shared_settings
 from corridos.mlops.cluster import CHAMPION_ALIAS, REGISTERED_MODEL_NAME
 from serving.primers import MAX_PRIMER_BYTES, PrimerParser
 
@@ -217,7 +217,8 @@ def load_champion(name: str, max_batch: int) -> Champion:
 
 class Batcher:
     """One sampling batch at a time, in a worker thread; requests that arrive meanwhile wait and
-    go together into the next batch, grouped by equal settings (seed and transpose may differ)."""
+    go together into the next batch, grouped by equal settings (each row may have its own
+    ROW_SETTINGS: seed, transpose, key)."""
 
     def __init__(self, max_batch: int):
         self.max_batch = max_batch
@@ -283,7 +284,7 @@ class Batcher:
 
 
 def _batch_key(sampler, config, primer=None) -> tuple:
-    return id(sampler), dataclasses.astuple(dataclasses.replace(config, seed=0, transpose=0))
+    return id(sampler), dataclasses.astuple(shared_settings(config))
 
 
 def _generate_padded(sampler, configs: list, primer=None) -> list:
@@ -451,8 +452,9 @@ class Corridos:
                     tokens = await self.primers.tokens(primer, champion.sampler.vocabulary)
                 config = SampleConfig(**settings, primer=str(primer) if primer is not None else None)
                 piece = await self.batcher.generate(champion.sampler, config, tokens)
-            except BadInputError as error:  # only the primer is a file the sampler reads
-                return JSONResponse({"error": str(error), "field": "primer"}, status_code=400)
+            except BadInputError as error:  # a primer the sampler cannot read, or a key the model cannot write in
+                field = error.name if error.name in SETTINGS else "primer"
+                return JSONResponse({"error": str(error), "field": field}, status_code=400)
             body = await asyncio.to_thread(_encode, piece, kind, Path(folder))
         headers = {"X-Model-Version": champion.version, "X-Notes": str(len(piece.notes))}
         media_type = "audio/midi" if kind == "midi" else AUDIO_TYPES[kind]

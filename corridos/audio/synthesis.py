@@ -25,13 +25,12 @@ from corridos.constants import (
     AUDIO_SAMPLE_RATE,
     MIDI_SUFFIXES,
     NYLON_GUITAR_PROGRAM,
-    REQUINTO_PITCH_MAX,
-    REQUINTO_PITCH_MIN,
     SOUNDFONT_PATH,
 )
 from corridos.errors import BadInputError, CorridosError
 from corridos.symbolic.cleaning import CleaningConfig, clean
 from corridos.symbolic.sequences import NoteArrays, from_midi_bytes, from_parts, to_arrays, write_midi
+from corridos.tablature.instrument import REQUINTO
 
 STEMS = ("mix", "requinto", "accompaniment")
 REFERENCE_DIR = "reference"
@@ -202,8 +201,8 @@ def _transposition(lead: NoteArrays, largest: int, rng) -> int:
     """A random shift of at most `largest` semitones that keeps the lead in the requinto's range."""
     if not len(lead):
         return 0
-    low = max(-largest, REQUINTO_PITCH_MIN - int(lead.pitch.min()))
-    high = min(largest, REQUINTO_PITCH_MAX - int(lead.pitch.max()))
+    low = max(-largest, REQUINTO.lowest_pitch(capo=0) - int(lead.pitch.min()))
+    high = min(largest, REQUINTO.highest_pitch() - int(lead.pitch.max()))
     return int(rng.integers(low, high + 1)) if low <= high else 0
 
 

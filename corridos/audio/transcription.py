@@ -19,9 +19,10 @@ from corridos import config as config_io
 from corridos import storage
 from corridos.audio import io as audio_io
 from corridos.audio.io import AudioLimits, AudioSource
-from corridos.constants import NYLON_GUITAR_PROGRAM, REQUINTO_PITCH_MAX, TRANSCRIPTION_PITCH_MIN
+from corridos.constants import NYLON_GUITAR_PROGRAM, TRANSCRIPTION_PITCH_MIN
 from corridos.errors import BadInputError, ModelError
 from corridos.manifest import StageResult
+from corridos.tablature.instrument import REQUINTO
 
 MIDI_DIR = "midi"
 # Windows of audio sent to onnxruntime per call: batching amortises the per-call overhead.
@@ -38,7 +39,7 @@ class TranscriptionConfig:
     frame_threshold: float = 0.6
     min_note_seconds: float = 0.05
     pitch_min: int = TRANSCRIPTION_PITCH_MIN
-    pitch_max: int = REQUINTO_PITCH_MAX
+    pitch_max: int = REQUINTO.highest_pitch()
     # Basic Pitch's "melodia trick": extends notes through weak frames, removes spurious blips.
     melodia_trick: bool = True
     limits: AudioLimits = dataclasses.field(default_factory=AudioLimits)

@@ -57,6 +57,7 @@ def print_dataset_summary(summary: dict, path: Path) -> None:
         console.print(f"  skipped {name}: {reason}")
     groups = summary["duplicate_groups"]
     console.print(f"duplicate groups: {groups['exact']} exact, {groups['near']} near, {groups['title']} same title")
+    console.print("keys (music21): " + ", ".join(f"{key} {count}" for key, count in summary["keys"].items()))
     rules = Table(title=f"cleaning ({summary['notes_in']:,} notes in)")
     rules.add_column("after rule")
     rules.add_column("notes left", justify="right")

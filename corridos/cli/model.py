@@ -56,11 +56,13 @@ def generate(
     samples: int = typer.Option(1, min=1),
     primer: Path | None = typer.Option(None, help=SETTINGS["primer"].description),
     transpose: int = _sample_option("transpose"),
+    key: str | None = _sample_option("key"),
     audio: bool = typer.Option(True, help="Render a WAV with FluidSynth (nylon guitar)."),
 ) -> None:
     """Generate music: MIDI, a piano-roll PNG and a WAV per sample."""
     from corridos.generation.sampling import SampleConfig, Sampler
     from corridos.mlops import packaging
+    from corridos.symbolic.keys import key_signature
 
     config = SampleConfig(
         seconds=seconds,
@@ -71,11 +73,14 @@ def generate(
         seed=seed,
         primer=str(primer) if primer else None,
         transpose=transpose,
+        key=key,
     )
     pieces = Sampler(*packaging.load(model)).generate(config, samples)
     for index, piece in enumerate(pieces):
         paths = packaging.write_sample(piece, out / f"piece-seed{seed}-{index}", audio=audio)
-        typer.echo(f"{len(piece.notes)} notes, {piece.total_time:.1f} s: " + ", ".join(map(str, paths)))
+        key_written = key_signature(piece)
+        written_in = f" in {key_written.name}" if key_written else ""
+        typer.echo(f"{len(piece.notes)} notes, {piece.total_time:.1f} s{written_in}: " + ", ".join(map(str, paths)))
 
 
 @model_app.command()

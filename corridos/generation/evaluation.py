@@ -17,6 +17,7 @@ from corridos.errors import BadInputError, ConfigError
 from corridos.generation.features import compare_sets, excerpt, in_scale_ratio, repetition_ratio
 from corridos.generation.likelihood import likelihood
 from corridos.generation.sampling import SampleConfig, Sampler
+from corridos.symbolic.keys import key_match_rate
 from corridos.symbolic.sequences import NoteArrays, to_arrays
 from corridos.symbolic.tokenizer import Vocabulary
 
@@ -64,7 +65,7 @@ def _songs_from_midi(folder: str | Path, vocabulary: Vocabulary) -> dict[str, np
         if result.rejected:
             problems.append(f"{name}: {result.rejected}")
             continue
-        songs[name] = vocabulary.encode_arrays(result.kept_notes)
+        songs[name] = vocabulary.encode_song(result.kept_notes)
     if not songs:
         raise BadInputError(str(folder), f"no usable MIDI to evaluate on; {'; '.join(problems) or 'no files'}")
     return songs
@@ -73,11 +74,13 @@ def _songs_from_midi(folder: str | Path, vocabulary: Vocabulary) -> dict[str, np
 def evaluate_model(model, vocabulary: Vocabulary, songs: dict[str, np.ndarray], config: EvaluationConfig) -> dict:
     """One model: likelihood on `songs`, and its samples compared with them."""
     seconds = config.sampling.seconds
-    generated = [to_arrays(s) for s in Sampler(model, vocabulary).generate(config.sampling, config.samples)]
+    pieces, key_report = _sample(Sampler(model, vocabulary), songs, config)
+    generated = [to_arrays(s) for s in pieces]
     reference = [excerpt(to_arrays(vocabulary.decode(t)), seconds) for t in songs.values()]
     return {
         "likelihood": likelihood(model, vocabulary, songs, config.window),
         "samples": {
+            **key_report,
             "in_scale_ratio": float(np.mean([in_scale_ratio(n) for n in generated])),
             "repetition_ratio": float(np.mean([repetition_ratio(n) for n in generated])),
             "reference_in_scale_ratio": float(np.mean([in_scale_ratio(n) for n in reference])),
@@ -87,6 +90,22 @@ def evaluate_model(model, vocabulary: Vocabulary, songs: dict[str, np.ndarray], 
         "features": compare_sets(generated, reference),
         "generated": generated,
     }
+
+
+def _sample(sampler: Sampler, songs: dict[str, np.ndarray], config: EvaluationConfig) -> tuple[list, dict]:
+    """The samples, and with a model that takes a key, how often each piece is in the key it was
+    asked for: sample i asks for the key of reference song i (cycling), as real requests would."""
+    vocabulary = sampler.vocabulary
+    if not vocabulary.config.key_tokens:
+        return sampler.generate(config.sampling, config.samples), {}
+    song_keys = [vocabulary.song_key(t) for t in songs.values()]
+    asked = [song_keys[i % len(song_keys)] for i in range(config.samples)]
+    configs = [
+        dataclasses.replace(config.sampling, seed=config.sampling.seed + i, key=k.name) for i, k in enumerate(asked)
+    ]
+    pieces = sampler.generate_each(configs)
+    written = [k.transposed(config.sampling.transpose) for k in asked]
+    return pieces, {"key_match_rate": key_match_rate([to_arrays(p) for p in pieces], written)}
 
 
 def summary_metrics(result: dict) -> dict[str, float]:

@@ -18,7 +18,7 @@ def likelihood(model, vocabulary: Vocabulary, songs: dict[str, np.ndarray], wind
     """
     from keras import ops
 
-    inputs, targets = _windows(songs, window or model.config.context)
+    inputs, targets = _windows(songs, window or model.config.context, vocabulary)
     total = 0.0
     for start in range(0, len(inputs), BATCH_SIZE):
         logits = ops.convert_to_numpy(model(inputs[start : start + BATCH_SIZE])).astype(np.float64)
@@ -39,16 +39,17 @@ def likelihood(model, vocabulary: Vocabulary, songs: dict[str, np.ndarray], wind
     }
 
 
-def _windows(songs: dict[str, np.ndarray], window: int) -> tuple[np.ndarray, np.ndarray]:
-    """(inputs, targets), each (windows, window): BOS + song cut into consecutive windows; the
-    inputs padded with PAD and the targets with -1 (not scored)."""
+def _windows(songs: dict[str, np.ndarray], window: int, vocabulary: Vocabulary) -> tuple[np.ndarray, np.ndarray]:
+    """(inputs, targets), each (windows, window): each song cut into consecutive windows, each
+    starting with the song's key token when it has one; the inputs padded with PAD and the targets
+    with -1 (not scored), as is the <bos> after a key token (an event is scored, not the start)."""
     input_rows, target_rows = [], []
-    for tokens in songs.values():
-        song = np.concatenate([[BOS], tokens]).astype(np.int32)
-        for start in range(0, len(song) - 1, window):
-            piece = song[start : start + window + 1]
+    for song in songs.values():
+        for start in vocabulary.window_starts(song, window):
+            piece = vocabulary.window(song, start, window)
+            targets = np.where(piece[1:] == BOS, -1, piece[1:])
             input_rows.append(np.pad(piece[:-1], (0, window + 1 - len(piece)), constant_values=PAD))
-            target_rows.append(np.pad(piece[1:], (0, window + 1 - len(piece)), constant_values=-1))
+            target_rows.append(np.pad(targets, (0, window + 1 - len(piece)), constant_values=-1))
     return np.stack(input_rows), np.stack(target_rows)
 
 

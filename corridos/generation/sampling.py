@@ -1,4 +1,4 @@
-"""Sampling music from a generator: temperature, top-k, top-p, seeds, primers, transposition.
+"""Sampling music from a generator: key, temperature, top-k, top-p, seeds, primers, transposition.
 
 The model runs one compiled `step` per token with its cache; the choice of the next token is made
 on the host with NumPy, one seeded random stream per sample, so the same seed gives the same
@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from corridos.errors import BadInputError, ConfigError
+from corridos.symbolic.keys import KEYS, Key, parse_key, set_key_signature
 from corridos.symbolic.tokenizer import BOS, SPECIAL_TOKENS, Vocabulary
 
 # Tokens per second seen in the corpus is about 19; this bounds a runaway piece of silence-free
@@ -56,8 +57,13 @@ class SampleConfig:
     seed: int = _setting(0, "same seed, same music", ge=0, le=2**32 - 1)
     primer: str | None = _setting(None, "a MIDI file to continue")
     transpose: int = _setting(0, "semitones applied to the output", ge=-12, le=12)
+    key: str | None = _setting(
+        None, "the key to write in, e.g. 'A minor'; none: a key drawn uniformly from the 24 (seeded)"
+    )
 
     def __post_init__(self) -> None:
+        if self.key is not None:
+            parse_key(self.key)  # an unknown key is refused here, naming the value and the accepted form
         for field in dataclasses.fields(self):
             value = getattr(self, field.name)
             for bound, limit in field.metadata["bounds"].items():
@@ -88,6 +94,13 @@ SETTINGS = {
 # What a remote request (service, pyfunc model) may set: not `primer`, which travels as MIDI bytes,
 # nor `events`, so that `seconds` alone bounds the music a request costs.
 REQUEST_SETTINGS = tuple(name for name in SETTINGS if name not in ("primer", "events"))
+# The settings each row of one sampling batch may have its own of; the rest the batch shares.
+ROW_SETTINGS = ("seed", "transpose", "key")
+
+
+def shared_settings(config: SampleConfig) -> SampleConfig:
+    """The config with its row settings reset: configs equal here may share a batch."""
+    return dataclasses.replace(config, seed=0, transpose=0, key=None)
 
 
 def compiled_step(model):
@@ -151,44 +164,70 @@ class Sampler:
 
     def generate(self, config: SampleConfig, samples: int = 1) -> list:
         """`samples` NoteSequences (the primer, if any, included), sampled as one batch."""
-        tokens = self.sample_tokens(self._primer(config), config, samples)
-        return [self._to_sequence(t, config.transpose) for t in tokens]
+        rngs = [np.random.default_rng([config.seed, i]) for i in range(samples)]
+        keys = [self.key(config, rng) for rng in rngs]
+        tokens = self.sample_tokens(self._primer(config), config, samples, rngs, keys)
+        return [self._to_sequence(t, config.transpose, key) for t, key in zip(tokens, keys)]
 
     def generate_each(self, configs: list[SampleConfig], primer: np.ndarray | None = None) -> list:
         """One NoteSequence per config, sampled as one batch (serving batches concurrent requests).
-        The configs may differ only in seed and transpose; row i draws from the stream a lone
+        The configs may differ only in their ROW_SETTINGS; row i draws from the stream a lone
         `generate(configs[i])` would, so a request gets the same music alone or in a batch.
         `primer`: the tokens of the configs' primer, already read (the service parses it once)."""
-        shared = dataclasses.replace(configs[0], seed=0, transpose=0)
-        if any(dataclasses.replace(c, seed=0, transpose=0) != shared for c in configs):
-            raise ValueError("a batch's configs may differ only in seed and transpose")
+        shared = shared_settings(configs[0])
+        if any(shared_settings(c) != shared for c in configs):
+            raise ValueError(f"a batch's configs may differ only in {', '.join(ROW_SETTINGS)}")
         if primer is None:
             primer = self._primer(shared)
         rngs = [np.random.default_rng([c.seed, 0]) for c in configs]
-        tokens = self.sample_tokens(primer, shared, len(configs), rngs)
-        return [self._to_sequence(t, c.transpose) for t, c in zip(tokens, configs)]
+        keys = [self.key(c, rng) for c, rng in zip(configs, rngs)]
+        tokens = self.sample_tokens(primer, shared, len(configs), rngs, keys)
+        return [self._to_sequence(t, c.transpose, key) for t, c, key in zip(tokens, configs, keys)]
+
+    def key(self, config: SampleConfig, rng: np.random.Generator) -> Key | None:
+        """The key a piece is written in: the requested one, or one drawn uniformly from the 24 with
+        the piece's own random stream; None for a model trained without key tokens, which refuses a
+        requested key (BadInputError naming it)."""
+        if config.key is not None:
+            key = parse_key(config.key)
+            self.vocabulary.key_token(key)  # refused when the vocabulary has no keys
+            return key
+        if not self.vocabulary.config.key_tokens:
+            return None
+        return KEYS[int(rng.integers(len(KEYS)))]
 
     def _primer(self, config: SampleConfig) -> np.ndarray:
         """The tokens of the config's primer file, none without one."""
         return primer_tokens(config.primer, self.vocabulary) if config.primer else np.zeros(0, np.int32)
 
     def sample_tokens(
-        self, primer: np.ndarray, config: SampleConfig, samples: int = 1, rngs: list[np.random.Generator] | None = None
+        self,
+        primer: np.ndarray,
+        config: SampleConfig,
+        samples: int = 1,
+        rngs: list[np.random.Generator] | None = None,
+        keys: list[Key | None] | None = None,
     ) -> list[np.ndarray]:
+        """One token array per row (the primer included, not the key token): row i starts from its
+        key's token (when it has one; by default the config's, see `key`), <bos> and the primer, and
+        draws from rngs[i]."""
         from keras import ops
 
         rngs = rngs or [np.random.default_rng([config.seed, i]) for i in range(samples)]
+        keys = keys or [self.key(config, rng) for rng in rngs]
         cache = self.model.initial_cache(samples)
-        prompt = np.concatenate([[BOS], primer]).astype(np.int32)
-        for position, token in enumerate(prompt):
-            logits, cache = self._call(np.full(samples, token, np.int32), cache, position)
+        # (samples, prompt): each row's key token, then <bos> and the primer, as training windows start
+        prompt = np.stack([np.concatenate([self._key_prefix(key), [BOS], primer]) for key in keys]).astype(np.int32)
+        for position in range(prompt.shape[1]):
+            logits, cache = self._call(prompt[:, position], cache, position)
         budget_steps = int(round(config.seconds / self.vocabulary.config.step_seconds))
         limit = config.events or int(config.seconds * MAX_TOKENS_PER_SECOND) + 1
         generated = np.zeros((samples, limit), np.int32)
         elapsed = np.zeros(samples, np.int64)
-        position = len(prompt)
+        position = prompt.shape[1]
         for index in range(limit):
-            choice = choose(ops.convert_to_numpy(logits), config, rngs)
+            # key tokens only ever open a window: never drawn
+            choice = choose(ops.convert_to_numpy(logits)[:, : self.vocabulary.key_offset], config, rngs)
             generated[:, index] = choice
             elapsed += self._shift_steps(choice)
             if config.events is None and (elapsed >= budget_steps).all():
@@ -197,6 +236,9 @@ class Sampler:
             position += 1
         used = generated[:, : index + 1]
         return [np.concatenate([primer, self._trim(row, budget_steps, config)]) for row in used]
+
+    def _key_prefix(self, key: Key | None) -> np.ndarray:
+        return np.array([self.vocabulary.key_token(key)] if key is not None else [], np.int32)
 
     def _call(self, tokens: np.ndarray, cache, position: int):
         from keras import ops
@@ -214,10 +256,13 @@ class Sampler:
         over = np.nonzero(elapsed >= budget_steps)[0]
         return row[: over[0] + 1] if len(over) else row
 
-    def _to_sequence(self, tokens: np.ndarray, transpose: int):
+    def _to_sequence(self, tokens: np.ndarray, transpose: int, key: Key | None):
+        """The piece, transposed, with the key it was asked to be in written as its key signature."""
         sequence = self.vocabulary.decode(tokens)
         for note in sequence.notes:
             note.pitch = int(np.clip(note.pitch + transpose, 0, 127))
+        if key is not None:
+            set_key_signature(sequence, key.transposed(transpose))
         return sequence
 
 

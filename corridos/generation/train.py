@@ -1,6 +1,7 @@
 """The training stage: a dataset folder in, a trained generator (saved and logged to MLflow) out.
 
-Random windows of the training songs each epoch, transposed at random within the requinto range;
+Random windows of the training songs each epoch, each starting with its song's key token, transposed
+at random within the requinto range (the key token with the notes);
 AdamW with warm-up and cosine decay; early stopping on validation loss; a backup every epoch so an
 interrupted run resumes where it stopped; seeded.
 """
@@ -86,27 +87,33 @@ def windows_batch(
     picks = rng.choice(len(songs), size=batch, p=lengths / lengths.sum())
     windows = np.full((batch, length + 1), PAD, np.int32)
     for row, song_index in enumerate(picks):
-        song = np.concatenate([[BOS], songs[song_index]])
-        start = int(rng.integers(0, max(1, len(song) - length)))
-        window = song[start : start + length + 1]
+        song = songs[song_index]
+        start = int(rng.integers(0, max(1, len(song) + 1 - length)))
+        window = vocabulary.window(song, start, length)
         low, high = vocabulary.transpose_range(window)
         shift = int(rng.integers(max(low, -transpose), min(high, transpose) + 1))
         windows[row, : len(window)] = vocabulary.transpose(window, shift) if shift else window
-    return windows[:, :-1], windows[:, 1:], (windows[:, 1:] != PAD).astype(np.float32)
+    return windows[:, :-1], windows[:, 1:], _weights(windows[:, 1:])
 
 
-def validation_windows(songs: list[np.ndarray], length: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _weights(targets: np.ndarray) -> np.ndarray:
+    """1 for each event to learn: not padding, nor the <bos> that follows a window's key token."""
+    return ((targets != PAD) & (targets != BOS)).astype(np.float32)
+
+
+def validation_windows(
+    songs: list[np.ndarray], length: int, vocabulary: Vocabulary
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Every validation song cut into consecutive windows (no overlap, no augmentation)."""
     rows = []
     for song in songs:
-        song = np.concatenate([[BOS], song]).astype(np.int32)
-        for start in range(0, max(1, len(song) - 1), length):
+        for start in vocabulary.window_starts(song, length):
             window = np.full(length + 1, PAD, np.int32)
-            piece = song[start : start + length + 1]
+            piece = vocabulary.window(song, start, length)
             window[: len(piece)] = piece
             rows.append(window)
     windows = np.stack(rows)
-    return windows[:, :-1], windows[:, 1:], (windows[:, 1:] != PAD).astype(np.float32)
+    return windows[:, :-1], windows[:, 1:], _weights(windows[:, 1:])
 
 
 def accelerator_present() -> bool:
@@ -155,7 +162,7 @@ def train(
         jit_compile=on_gpu,
     )
     batches = TrainWindows(train_songs, config, dataset.vocabulary)
-    validation = validation_windows(validation_songs, config.sequence_length)
+    validation = validation_windows(validation_songs, config.sequence_length, dataset.vocabulary)
     callbacks = [
         keras.callbacks.EarlyStopping(patience=config.patience, restore_best_weights=True),
         keras.callbacks.BackupAndRestore(str(out / "backup")),

@@ -128,12 +128,12 @@ def promote(
 
 def bits_per_note(model, vocabulary, reference: list[NoteArrays]) -> float:
     """Bits per note of `reference` under the model, each song encoded with the model's own
-    vocabulary (notes outside its pitch range dropped)."""
+    vocabulary (notes outside its pitch range dropped; its key token first when it has keys)."""
     from corridos.generation.likelihood import likelihood
 
     low, high = vocabulary.config.pitch_min, vocabulary.config.pitch_max
     songs = {
-        str(i): vocabulary.encode_arrays(notes.take((notes.pitch >= low) & (notes.pitch <= high)))
+        str(i): vocabulary.encode_song(notes.take((notes.pitch >= low) & (notes.pitch <= high)))
         for i, notes in enumerate(reference)
     }
     return float(likelihood(model, vocabulary, songs)["bits_per_note"])

@@ -10,8 +10,8 @@ import dataclasses
 
 import numpy as np
 
-from corridos.constants import REQUINTO_PITCH_MAX, REQUINTO_PITCH_MIN
 from corridos.symbolic.sequences import NoteArrays, from_arrays, to_arrays
+from corridos.tablature.instrument import REQUINTO
 
 # A hair of slack for float times that should sit exactly on a threshold.
 _EPSILON = 1e-6
@@ -23,8 +23,10 @@ RULES = ("velocity", "duration", "pitch_range", "reonset", "top_voice")
 class CleaningConfig:
     min_velocity: int = 40
     min_duration_seconds: float = 0.050
-    pitch_min: int = REQUINTO_PITCH_MIN
-    pitch_max: int = REQUINTO_PITCH_MAX
+    # What a requinto can sound (open low string to the top fret, no capo); outside it is bleed
+    # from the bass and rhythm guitar, or a transcriber's overtone (docs/FACTS.md).
+    pitch_min: int = REQUINTO.lowest_pitch(capo=0)
+    pitch_max: int = REQUINTO.highest_pitch()
     # A same-pitch onset this soon after the previous one is the same note struck twice by the
     # transcriber (0 turns the rule off).
     reonset_seconds: float = 0.064

@@ -1,6 +1,6 @@
 """The dataset stage: a folder or S3 prefix of MIDI files -> a versioned, tokenized dataset.
 
-Per file (in parallel): parse, clean, fingerprint, tokenize. Then over the corpus: drop exact
+Per file (in parallel): parse, clean, analyse the key (music21), fingerprint, tokenize. Then over the corpus: drop exact
 copies, group near copies, split without separating a group, and write shards, vocabulary,
 manifest, summary and before/after piano rolls.
 """
@@ -11,6 +11,7 @@ import dataclasses
 import json
 import os
 import shutil
+from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 from pathlib import Path
@@ -32,6 +33,7 @@ from corridos.manifest import ManifestEntry, StageResult
 from corridos.provenance import code_version
 from corridos.symbolic.cleaning import RULES, CleaningConfig, clean
 from corridos.symbolic.duplicates import DuplicateConfig, exact_key, find_groups, fingerprint
+from corridos.symbolic.keys import analyse_key
 from corridos.symbolic.sequences import from_midi_bytes, import_note_seq
 from corridos.symbolic.splits import SplitConfig, assign
 from corridos.symbolic.tokenizer import TokenizerConfig, Vocabulary
@@ -57,6 +59,7 @@ class SourceFile(ManifestEntry):
     notes_out: int = 0
     tokens: int = 0
     seconds: float = 0.0
+    key: str = ""  # music21's analysis of the cleaned line, e.g. "A minor"
 
 
 @dataclasses.dataclass
@@ -149,7 +152,9 @@ def process_file(uri: str, name: str, config: DatasetConfig) -> _Processed:
         source.skip(cleaned.rejected)
         return result
     notes = cleaned.kept_notes
-    result.tokens = Vocabulary(config.tokenizer).encode_arrays(notes)
+    key = analyse_key(notes)
+    source.key = key.name
+    result.tokens = Vocabulary(config.tokenizer).encode_song(notes, key)
     result.fingerprint = fingerprint(notes, config.duplicates.ngram)
     result.exact_key = exact_key(notes)
     source.tokens = len(result.tokens)
@@ -283,6 +288,7 @@ def _summary(sources: list[SourceFile], groups, version: str) -> dict:
         "files": {"total": len(sources), "used": len(used), "skipped": len(skipped)},
         "skipped": {s.name: s.reason for s in skipped},
         "duplicate_groups": {kind: sum(g.kind == kind for g in groups) for kind in ("exact", "near", "title")},
+        "keys": dict(Counter(s.key for s in used).most_common()),
         "notes_in": notes_in,
         "cleaning": kept_after,
         "splits": splits,

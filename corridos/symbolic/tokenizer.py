@@ -1,8 +1,14 @@
-"""Event tokens for requinto lines: time shifts, note-ons, note-offs and optional velocity bins.
+"""Event tokens for requinto lines: time shifts, note-ons, note-offs, optional velocity bins, and
+one token per key that conditions a song on its key.
 
 No beat grid: the corpus has no stable tempo (docs/FACTS.md), so time moves in fixed steps (10 ms by
 default, up to one second per token). Decoding is exact for notes whose times sit on the step grid
 and whose velocities are bin values.
+
+A song's tokens start with its key token (music21's analysis of the song, corridos/symbolic/keys.py),
+then the events. A window cut from anywhere in the song starts with that key token too
+(`Vocabulary.window`), so every window a model trains on, and every piece it samples, begins with
+the key it is in.
 """
 
 from __future__ import annotations
@@ -13,9 +19,11 @@ from pathlib import Path
 
 import numpy as np
 
-from corridos.constants import DEFAULT_VELOCITY, REQUINTO_PITCH_MAX, REQUINTO_PITCH_MIN
+from corridos.constants import DEFAULT_VELOCITY
 from corridos.errors import BadInputError
+from corridos.symbolic.keys import KEY_COUNT, KEYS, Key, analyse_key
 from corridos.symbolic.sequences import NoteArrays, from_arrays, to_arrays
+from corridos.tablature.instrument import REQUINTO
 
 PAD, BOS, EOS = 0, 1, 2
 SPECIAL_TOKENS = ("<pad>", "<bos>", "<eos>")
@@ -25,13 +33,17 @@ SPECIAL_TOKENS = ("<pad>", "<bos>", "<eos>")
 class TokenizerConfig:
     step_seconds: float = 0.010
     max_shift_seconds: float = 1.0
-    pitch_min: int = REQUINTO_PITCH_MIN
-    pitch_max: int = REQUINTO_PITCH_MAX
+    # The requinto's whole range, as the cleaning keeps it.
+    pitch_min: int = REQUINTO.lowest_pitch(capo=0)
+    pitch_max: int = REQUINTO.highest_pitch()
     velocity_bins: int = 0  # 0: no velocity tokens; decoded notes get DEFAULT_VELOCITY
+    key_tokens: bool = True  # one token per key, first in every window
 
 
 class Vocabulary:
-    """Token ids, laid out as: specials | time shifts 1..S | note-on | note-off | velocity bins."""
+    """Token ids, laid out as: specials | time shifts 1..S | note-on | note-off | velocity bins | keys.
+
+    The keys come last, so a vocabulary saved before key tokens keeps every id it had."""
 
     def __init__(self, config: TokenizerConfig = TokenizerConfig()):
         self.config = config
@@ -41,7 +53,8 @@ class Vocabulary:
         self.note_on_offset = self.shift_offset + self.max_shift_steps
         self.note_off_offset = self.note_on_offset + self.num_pitches
         self.velocity_offset = self.note_off_offset + self.num_pitches
-        self.size = self.velocity_offset + config.velocity_bins
+        self.key_offset = self.velocity_offset + config.velocity_bins
+        self.size = self.key_offset + (KEY_COUNT if config.key_tokens else 0)
 
     # ---- ids
     def shift(self, steps: int) -> int:
@@ -68,6 +81,14 @@ class Vocabulary:
     def is_note_event(self, tokens: np.ndarray) -> np.ndarray:
         return (tokens >= self.note_on_offset) & (tokens < self.velocity_offset)
 
+    def is_key(self, tokens: np.ndarray) -> np.ndarray:
+        return (tokens >= self.key_offset) & (tokens < self.size)
+
+    def key_token(self, key: Key) -> int:
+        if not self.config.key_tokens:
+            raise BadInputError("key", f"{key.name}: this model's vocabulary has no key tokens (trained before keys)")
+        return self.key_offset + key.index
+
     def is_shift(self, tokens: np.ndarray) -> np.ndarray:
         return (tokens >= self.shift_offset) & (tokens < self.note_on_offset)
 
@@ -80,9 +101,42 @@ class Vocabulary:
             return f"on_{token - self.note_on_offset + self.config.pitch_min}"
         if token < self.velocity_offset:
             return f"off_{token - self.note_off_offset + self.config.pitch_min}"
-        return f"velocity_{token - self.velocity_offset}"
+        if token < self.key_offset:
+            return f"velocity_{token - self.velocity_offset}"
+        return f"key_{KEYS[token - self.key_offset].name.replace(' ', '_')}"
 
     # ---- sequences
+    def encode_song(self, notes: NoteArrays, key: Key | None = None) -> np.ndarray:
+        """A song's tokens: its key token (when the vocabulary has keys), then its events. `key`:
+        the song's key if known; None: music21's analysis of the notes."""
+        prefix = [self.key_token(key or analyse_key(notes))] if self.config.key_tokens else []
+        return np.concatenate([np.asarray(prefix, np.int32), self.encode_arrays(notes)])
+
+    def split_key(self, song: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(the song's key token, or nothing; its events)."""
+        keyed = 1 if len(song) and self.is_key(song[:1])[0] else 0
+        return song[:keyed], song[keyed:]
+
+    def song_key(self, song: np.ndarray) -> Key:
+        """The key a song's tokens start with; BadInputError when they start with none."""
+        key, _ = self.split_key(song)
+        if not len(key):
+            raise BadInputError("song", "its tokens do not start with a key token")
+        return KEYS[int(key[0]) - self.key_offset]
+
+    def window(self, song: np.ndarray, start: int, length: int) -> np.ndarray:
+        """Up to `length` + 1 tokens of a song (its inputs and, shifted by one, its targets): the song's
+        key token, then <bos> + events from `start` on. With a key the first target is the token at
+        `start`, without one the token after it; windows `length` apart cover each token once."""
+        key, events = self.split_key(song)
+        body = np.concatenate([[BOS], events])
+        return np.concatenate([key, body[start : start + length + 1 - len(key)]]).astype(np.int32)
+
+    def window_starts(self, song: np.ndarray, length: int) -> range:
+        """Starts of consecutive windows whose targets cover each of a song's events once."""
+        key, events = self.split_key(song)
+        return range(0, max(1, len(events) + len(key)), length)
+
     def encode(self, sequence) -> np.ndarray:
         """NoteSequence -> int32 tokens (no BOS/EOS). Notes outside the pitch range are an error."""
         return self.encode_arrays(to_arrays(sequence))
@@ -124,8 +178,8 @@ class Vocabulary:
         return [self.shift(self.max_shift_steps)] * full + ([self.shift(rest)] if rest else [])
 
     def decode(self, tokens: np.ndarray | list[int]):
-        """Tokens -> NoteSequence. Stops at EOS; ignores PAD and BOS; a note still on at the end
-        is closed there (one step long at least), so any token sequence decodes."""
+        """Tokens -> NoteSequence. Stops at EOS; ignores PAD, BOS and key tokens; a note still on at
+        the end is closed there (one step long at least), so any token sequence decodes."""
         step = self.config.step_seconds
         velocity = DEFAULT_VELOCITY
         now = 0
@@ -152,9 +206,9 @@ class Vocabulary:
                 pitch = token - self.note_off_offset + self.config.pitch_min
                 if pitch in active:
                     close(pitch)
-            elif token < self.size:
+            elif token < self.key_offset:
                 velocity = self.bin_velocity(token - self.velocity_offset)
-            else:
+            elif token >= self.size:
                 raise ValueError(f"token {token} outside the vocabulary (size {self.size})")
         for pitch in list(active):
             close(pitch)
@@ -167,12 +221,15 @@ class Vocabulary:
         return from_arrays(arrays.sorted())
 
     def transpose(self, tokens: np.ndarray, semitones: int) -> np.ndarray:
-        """Shift every note token by `semitones`; the caller keeps the result inside the range."""
+        """Shift every note token by `semitones`, and the key token with them (its tonic moves, its
+        mode stays); the caller keeps the notes inside the range."""
         out = np.array(tokens, copy=True)
         on = self.is_note_on(out)
         off = self.is_note_event(out) & ~on
         out[on] = self._shift_within(out[on], semitones, self.note_on_offset)
         out[off] = self._shift_within(out[off], semitones, self.note_off_offset)
+        keys = self.is_key(out)
+        out[keys] = [self.key_token(KEYS[k - self.key_offset].transposed(semitones)) for k in out[keys].tolist()]
         return out
 
     def _shift_within(self, ids: np.ndarray, semitones: int, offset: int) -> np.ndarray:
@@ -203,7 +260,8 @@ class Vocabulary:
     @classmethod
     def load(cls, path: Path) -> Vocabulary:
         stored = json.loads(Path(path).read_text())
-        vocabulary = cls(TokenizerConfig(**stored["config"]))
+        # A vocabulary saved before key tokens existed has none: its config does not name them.
+        vocabulary = cls(TokenizerConfig(**{"key_tokens": False, **stored["config"]}))
         if vocabulary.size != stored["size"]:
             raise BadInputError(
                 str(path), f"vocabulary size {stored['size']} does not match its config ({vocabulary.size})"

@@ -7,8 +7,9 @@ import pytest
 from corridos.errors import BadInputError, ConfigError
 from corridos.generation.models import ModelConfig, build_model
 from corridos.generation.sampling import SampleConfig, Sampler, choose
+from corridos.symbolic.keys import key_signature, parse_key
 from corridos.symbolic.sequences import write_midi
-from corridos.symbolic.tokenizer import SPECIAL_TOKENS, Vocabulary
+from corridos.symbolic.tokenizer import SPECIAL_TOKENS, TokenizerConfig, Vocabulary
 from tests.helpers import notes
 
 
@@ -151,6 +152,34 @@ def test_out_of_bounds_settings_are_refused_naming_the_setting(settings, message
         SampleConfig(**settings)
 
 
+def test_a_key_conditions_the_piece_and_is_written_as_its_key_signature(sampler):
+    minor = sampler.generate(SampleConfig(seconds=2, seed=3, key="A minor", transpose=2))[0]
+    major = sampler.generate(SampleConfig(seconds=2, seed=3, key="C major", transpose=2))[0]
+    assert key_signature(minor) == parse_key("B minor") and key_signature(major) == parse_key("D major")
+    assert [n.pitch for n in minor.notes] != [n.pitch for n in major.notes]  # the key token changes the music
+
+
+def test_without_a_key_the_sampler_draws_one_from_the_seed(sampler):
+    drawn = [key_signature(sampler.generate(SampleConfig(seconds=1, seed=seed))[0]) for seed in range(8)]
+    assert drawn == [key_signature(sampler.generate(SampleConfig(seconds=1, seed=seed))[0]) for seed in range(8)]
+    assert len(set(drawn)) > 3
+
+
+def test_an_unknown_key_is_refused_naming_the_value_and_the_form():
+    with pytest.raises(BadInputError, match="key: 'H major' is not a key; expected '<tonic> major' or"):
+        SampleConfig(key="H major")
+
+
+def test_a_model_trained_before_keys_samples_and_refuses_a_key():
+    vocabulary = Vocabulary(TokenizerConfig(key_tokens=False))
+    model = build_model(ModelConfig(family="lstm", embedding_dim=8, hidden_dim=8, layers=1), vocabulary.size)
+    old = Sampler(model, vocabulary)
+    piece = old.generate(SampleConfig(seconds=1))[0]
+    assert key_signature(piece) is None and len(piece.notes)
+    with pytest.raises(BadInputError, match="key: A minor: this model's vocabulary has no key tokens"):
+        old.generate(SampleConfig(seconds=1, key="A minor"))
+
+
 def test_cli_options_take_their_defaults_and_bounds_from_sample_config():
     from typer.testing import CliRunner
 
@@ -161,3 +190,6 @@ def test_cli_options_take_their_defaults_and_bounds_from_sample_config():
     assert "[1<=x<=120]" in help_text  # seconds
     refused = CliRunner().invoke(app, ["generate", "no-model", "--seconds", "121"])
     assert refused.exit_code == 2 and "Invalid value for '--seconds'" in refused.output
+    unknown_key = CliRunner().invoke(app, ["generate", "no-model", "--key", "H major"])
+    assert unknown_key.exit_code != 0 and "key: 'H major' is not a key" in unknown_key.output
+    assert len(unknown_key.output.strip().splitlines()) == 1

@@ -8,6 +8,7 @@ import pytest
 from corridos.errors import ConfigError
 from corridos.generation.models import FAMILIES, load_model
 from corridos.generation.train import PRESETS, preset, train, validation_windows, windows_batch
+from corridos.symbolic.keys import parse_key
 from corridos.symbolic.tokenizer import BOS, PAD, Vocabulary
 from tests.helpers import TINY_MODEL
 
@@ -35,9 +36,23 @@ def test_windows_are_seeded_augmented_inside_the_range_and_masked():
     assert len({int(x) for x in on}) > 5  # and moved at all
 
 
+def test_windows_start_with_the_songs_key_moved_with_the_notes_and_never_learn_bos():
+    vocabulary = Vocabulary()
+    song = vocabulary.encode_song(_notes_at([57, 60, 64, 69] * 10), parse_key("A minor"))  # A minor triad only
+    inputs, targets, weights = windows_batch([song], 16, 32, 5, vocabulary, np.random.default_rng(0))
+    moved = set()
+    for row_inputs, row_targets, row_weights in zip(inputs, targets, weights):
+        key = vocabulary.song_key(row_inputs)
+        on = row_inputs[vocabulary.is_note_on(row_inputs)] - vocabulary.note_on_offset + vocabulary.config.pitch_min
+        assert key.mode == "minor" and {(int(p) - key.tonic) % 12 for p in on} <= {0, 3, 7}
+        assert not row_weights[row_targets == BOS].any()
+        moved.add(key.tonic)
+    assert len(moved) > 3  # transposed, key and notes together
+
+
 def test_validation_windows_cover_every_token_once():
     songs = [np.arange(3, 40, dtype=np.int32), np.arange(3, 10, dtype=np.int32)]
-    inputs, targets, weights = validation_windows(songs, 16)
+    inputs, targets, weights = validation_windows(songs, 16, Vocabulary())
     assert int(weights.sum()) == sum(len(s) for s in songs)
     assert inputs[0, 0] == BOS and inputs.shape[1] == 16
 

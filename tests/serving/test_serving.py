@@ -412,12 +412,13 @@ def test_a_batch_gives_each_request_the_music_it_gets_alone():
     vocabulary = Vocabulary()
     sampler = Sampler(build_model(preset("tiny", "transformer").model, vocabulary.size), vocabulary)
     configs = [
-        SampleConfig(seconds=2, seed=seed, transpose=shift, top_k=30) for seed, shift in ((1, 0), (2, 2), (1, 3))
+        SampleConfig(seconds=2, seed=seed, transpose=shift, top_k=30, key=key)
+        for seed, shift, key in ((1, 0, None), (2, 2, "A minor"), (1, 3, "Eb major"))
     ]
     batch = sampler.generate_each(configs)
     alone = [sampler.generate(config)[0] for config in configs]
     assert [[n.pitch for n in piece.notes] for piece in batch] == [[n.pitch for n in piece.notes] for piece in alone]
-    with pytest.raises(ValueError, match="only in seed and transpose"):
+    with pytest.raises(ValueError, match="only in seed, transpose, key"):
         sampler.generate_each([SampleConfig(seconds=2), SampleConfig(seconds=3)])
 
 

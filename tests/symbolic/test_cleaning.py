@@ -93,5 +93,5 @@ def test_quality_filter_rejects_files_that_are_not_a_requinto_line(sequence, rea
 
 def test_defaults_are_the_measured_ones():
     config = CleaningConfig()
-    assert (config.min_velocity, config.min_duration_seconds, config.pitch_min, config.pitch_max) == (40, 0.05, 52, 93)
+    assert (config.min_velocity, config.min_duration_seconds, config.pitch_min, config.pitch_max) == (40, 0.05, 45, 88)
     assert (config.reonset_seconds, config.top_voice_window_seconds, config.cut_at_next_onset) == (0.064, 0.04, True)

@@ -1,8 +1,13 @@
+import json
+
 import numpy as np
 import pytest
 
+from corridos.errors import BadInputError
+from corridos.symbolic.keys import parse_key
 from corridos.symbolic.tokenizer import BOS, EOS, PAD, TokenizerConfig, Vocabulary
-from tests.helpers import notes, rows
+from corridos.tablature.instrument import REQUINTO
+from tests.helpers import line, notes, rows
 
 
 def random_grid_sequence(seed: int, vocabulary: Vocabulary, polyphonic: bool):
@@ -68,11 +73,11 @@ def test_decode_ignores_specials_stops_at_eos_and_closes_open_notes():
 
 def test_transpose_moves_notes_and_respects_the_range():
     vocabulary = Vocabulary()
-    tokens = vocabulary.encode(notes((0, 0.1, 60, 80), (0.2, 0.3, 90, 80)))
+    tokens = vocabulary.encode(notes((0, 0.1, 60, 80), (0.2, 0.3, 85, 80)))
     low, high = vocabulary.transpose_range(tokens)
-    assert (low, high) == (52 - 60, 93 - 90)
+    assert (low, high) == (45 - 60, 88 - 85)
     up = vocabulary.decode(vocabulary.transpose(tokens, 3))
-    assert [n.pitch for n in up.notes] == [63, 93]
+    assert [n.pitch for n in up.notes] == [63, 88]
     with pytest.raises(ValueError, match="leaves the pitch range"):
         vocabulary.transpose(tokens, 4)
 
@@ -81,5 +86,43 @@ def test_vocabulary_saves_and_loads(tmp_path):
     vocabulary = Vocabulary(TokenizerConfig(step_seconds=0.02, velocity_bins=4))
     vocabulary.save(tmp_path / "v.json")
     loaded = Vocabulary.load(tmp_path / "v.json")
-    assert loaded.size == vocabulary.size == 3 + 50 + 42 * 2 + 4
+    assert loaded.size == vocabulary.size == 3 + 50 + 44 * 2 + 4 + 24
     assert loaded.config == vocabulary.config
+
+
+def test_default_range_is_the_requintos_from_open_low_string_to_top_fret():
+    config = TokenizerConfig()
+    assert (config.pitch_min, config.pitch_max) == (REQUINTO.lowest_pitch(capo=0), REQUINTO.highest_pitch()) == (45, 88)
+
+
+def test_a_songs_key_token_round_trips_and_moves_with_transposition():
+    vocabulary = Vocabulary()
+    song = vocabulary.encode_song(line([57, 60, 64, 69]).sorted(), parse_key("A minor"))
+    assert vocabulary.token_name(int(song[0])) == "key_A_minor"
+    assert vocabulary.song_key(song) == parse_key("A minor")
+    assert [n.pitch for n in vocabulary.decode(song).notes] == [57, 60, 64, 69]  # the key token is no note
+    assert vocabulary.song_key(vocabulary.transpose(song, 3)) == parse_key("C minor")
+    assert vocabulary.song_key(vocabulary.transpose(song, -2)) == parse_key("G minor")
+
+
+def test_every_window_starts_with_the_key_and_windows_cover_each_event_once():
+    vocabulary = Vocabulary()
+    song = vocabulary.encode_song(line([60, 62, 64, 65, 67] * 8).sorted(), parse_key("C major"))
+    windows = [vocabulary.window(song, start, 16) for start in vocabulary.window_starts(song, 16)]
+    assert all(w[0] == song[0] and len(w) <= 17 for w in windows)
+    assert windows[0][1] == BOS
+    targets = np.concatenate([w[1:] for w in windows])
+    assert np.array_equal(targets[targets != BOS], song[1:])
+
+
+def test_a_vocabulary_saved_before_key_tokens_loads_without_them_and_refuses_a_key(tmp_path):
+    old = Vocabulary(TokenizerConfig(key_tokens=False))
+    stored = old.to_json()
+    del stored["config"]["key_tokens"]  # as vocabularies were saved before keys
+    (tmp_path / "old.json").write_text(json.dumps(stored))
+    loaded = Vocabulary.load(tmp_path / "old.json")
+    assert loaded.size == old.size == Vocabulary().size - 24 and not loaded.config.key_tokens
+    song = loaded.encode_song(line([60, 64, 67]).sorted())
+    assert not loaded.is_key(song).any() and loaded.split_key(song)[0].size == 0
+    with pytest.raises(BadInputError, match="no key tokens"):
+        loaded.key_token(parse_key("A minor"))
