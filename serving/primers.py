@@ -78,4 +78,6 @@ class PrimerParser:
             raise
 
     def close(self) -> None:
-        self.pool.shutdown(wait=False, cancel_futures=True)
+        """Drop the queued parses, wait for the running ones (seconds at most: the size is bounded),
+        so the workers and their queues' semaphores are gone when the service stops."""
+        self.pool.shutdown(wait=True, cancel_futures=True)
