@@ -55,6 +55,7 @@ def test_evaluate_compares_models_on_a_midi_folder_and_writes_a_report(tiny_data
     assert 0 <= samples["repetition_ratio"] < 0.2, samples
     written = [len(read_midi(tmp_path / "eval" / "lstm" / f"sample-{i}.mid").notes) for i in range(3)]
     assert samples["notes_per_second"] == pytest.approx(np.mean(written) / 4)
+    assert samples["key_match_rate"] in (0, 1 / 3, 2 / 3, 1)  # 3 samples, each in its asked key or not
 
 
 @pytest.mark.slow

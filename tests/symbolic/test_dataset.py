@@ -9,6 +9,8 @@ import pytest
 from corridos.errors import BadInputError
 from corridos.symbolic.cleaning import clean
 from corridos.symbolic.dataset import DatasetConfig, build_dataset, load_dataset
+from corridos.symbolic.keys import analyse_key
+from corridos.symbolic.sequences import to_arrays
 from corridos.symbolic.splits import SplitConfig
 from tests.helpers import CORPUS, band, notes, rows
 
@@ -73,6 +75,17 @@ def test_shards_hold_the_cleaned_lines_and_decode_back(corpus, tmp_path):
     totals = result.report["splits"]
     assert totals["train"]["tokens"] + totals["validation"]["tokens"] == sum(len(t) for t in songs.values())
     assert list((result.out_dir / "pianorolls").glob("*.png"))
+
+
+def test_each_songs_key_is_in_the_manifest_and_opens_its_tokens(corpus, tmp_path):
+    result = build_dataset(corpus, tmp_path / "ds", progress=False)
+    dataset = load_dataset(result.out_dir)
+    songs = {**dataset.songs("train"), **dataset.songs("validation")}
+    used = [f for f in dataset.manifest["files"] if f["status"] == "used"]
+    for entry in used:
+        line = to_arrays(dataset.vocabulary.decode(songs[entry["name"]]))
+        assert entry["key"] == analyse_key(line).name == dataset.vocabulary.song_key(songs[entry["name"]]).name
+    assert sum(result.report["keys"].values()) == len(used) == 9
 
 
 def test_same_input_same_version_and_rebuild_replaces(corpus, tmp_path):
