@@ -78,3 +78,28 @@ TINY_MODEL = {
     "warmup_steps": 4,
     "sample_seconds": 3.0,
 }
+
+
+# The serving tests' registered model and a short, cheap piece to ask for.
+SERVED_MODEL_NAME = "corridos-generator-test"
+SHORT_PIECE = {"seconds": 2.0, "top_k": 20}
+
+
+def post_json(url: str, endpoint: str, body, timeout: float = 120):
+    """POST `body` as JSON to the service at `url`; the requests.Response."""
+    import requests
+
+    return requests.post(f"{url}/{endpoint}", json=body, timeout=timeout)
+
+
+def untrained_model(folder: Path) -> Path:
+    """A saved, untrained one-layer LSTM generator with the default vocabulary: it loads and samples
+    (random notes), for tests of what is done with samples."""
+    from corridos.generation.models import ModelConfig, build_model, save_model
+    from corridos.symbolic.tokenizer import Vocabulary
+
+    vocabulary = Vocabulary()
+    config = ModelConfig(family="lstm", embedding_dim=8, hidden_dim=8, layers=1)
+    save_model(build_model(config, vocabulary.size), folder)
+    vocabulary.save(folder / "vocabulary.json")
+    return folder

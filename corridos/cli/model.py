@@ -11,6 +11,7 @@ from corridos.cli.common import CorridosTyper, overrides
 
 # Light (NumPy only): the options' defaults and bounds are read when the CLI starts.
 from corridos.generation.sampling import SETTINGS
+from corridos.tablature.files import GENERATED_FORMATS
 
 model_app = CorridosTyper()
 
@@ -57,10 +58,21 @@ def generate(
     primer: Path | None = typer.Option(None, help=SETTINGS["primer"].description),
     transpose: int = _sample_option("transpose"),
     audio: bool = typer.Option(True, help="Render a WAV with FluidSynth (nylon guitar)."),
+    tab: list[str] = typer.Option(
+        list(GENERATED_FORMATS),
+        "--tab",
+        help="Requinto tab formats written beside each MIDI (musicxml, gp5, ascii, png, svg; repeat); 'none': no tab.",
+    ),
+    capo: int = typer.Option(0, help="The tabs' capo fret (0-7): frets count from it."),
 ) -> None:
-    """Generate music: MIDI, a piano-roll PNG and a WAV per sample."""
+    """Generate music: MIDI, a piano-roll PNG, a WAV and requinto tabs per sample."""
     from corridos.generation.sampling import SampleConfig, Sampler
     from corridos.mlops import packaging
+    from corridos.tablature.files import format_names, write_tabs
+    from corridos.tablature.instrument import REQUINTO
+
+    tab_formats = [] if tab == ["none"] else format_names(tab)
+    REQUINTO.check_capo(capo)  # before the model loads: a bad capo costs nothing
 
     config = SampleConfig(
         seconds=seconds,
@@ -74,7 +86,8 @@ def generate(
     )
     pieces = Sampler(*packaging.load(model)).generate(config, samples)
     for index, piece in enumerate(pieces):
-        paths = packaging.write_sample(piece, out / f"piece-seed{seed}-{index}", audio=audio)
+        stem = out / f"piece-seed{seed}-{index}"
+        paths = packaging.write_sample(piece, stem, audio=audio) + write_tabs(piece, stem, tab_formats, capo=capo)[1]
         typer.echo(f"{len(piece.notes)} notes, {piece.total_time:.1f} s: " + ", ".join(map(str, paths)))
 
 
