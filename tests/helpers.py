@@ -92,14 +92,16 @@ def post_json(url: str, endpoint: str, body, timeout: float = 120):
     return requests.post(f"{url}/{endpoint}", json=body, timeout=timeout)
 
 
-def untrained_model(folder: Path) -> Path:
-    """A saved, untrained one-layer LSTM generator with the default vocabulary: it loads and samples
-    (random notes), for tests of what is done with samples."""
+def uniform_model(folder: Path) -> Path:
+    """A saved one-layer LSTM generator with the default vocabulary and a zero output layer: every
+    token equally likely, so it samples random notes; for tests of what is done with samples."""
     from corridos.generation.models import ModelConfig, build_model, save_model
     from corridos.symbolic.tokenizer import Vocabulary
 
     vocabulary = Vocabulary()
-    config = ModelConfig(family="lstm", embedding_dim=8, hidden_dim=8, layers=1)
-    save_model(build_model(config, vocabulary.size), folder)
+    model = build_model(ModelConfig(family="lstm", embedding_dim=8, hidden_dim=8, layers=1), vocabulary.size)
+    output = model.layers[-1]
+    output.set_weights([np.zeros_like(w) for w in output.get_weights()])
+    save_model(model, folder)
     vocabulary.save(folder / "vocabulary.json")
     return folder

@@ -111,8 +111,13 @@ function midiNotes(buffer) {
     while (pos < end) {
       tick += varLen();
       if (data.getUint8(pos) & 0x80) running = data.getUint8(pos++);
-      if (running === 0xff) { pos++; pos += varLen(); continue; } // meta event: type, length, data
-      if (running === 0xf0 || running === 0xf7) { pos += varLen(); continue; } // sysex
+      // meta event (type, length, data) or sysex (length, data); the length is read before pos moves on
+      if (running === 0xff || running === 0xf0 || running === 0xf7) {
+        if (running === 0xff) pos++;
+        const length = varLen();
+        pos += length;
+        continue;
+      }
       const kind = running & 0xf0, key = `${running & 0x0f}:${data.getUint8(pos)}`;
       const pitch = data.getUint8(pos), velocity = data.getUint8(pos + 1);
       pos += kind === 0xc0 || kind === 0xd0 ? 1 : 2;

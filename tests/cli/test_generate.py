@@ -9,17 +9,18 @@ from corridos.cli import app
 from corridos.symbolic.sequences import read_midi
 from corridos.tablature.fingering import finger
 from corridos.tablature.instrument import REQUINTO
-from tests.helpers import untrained_model
+from tests.helpers import uniform_model
 
 
 @pytest.fixture(scope="module")
 def model(tmp_path_factory):
-    """An untrained LSTM: it loads and samples notes, which is all a tab needs."""
-    return untrained_model(tmp_path_factory.mktemp("generate-model"))
+    """A generator of random notes: all a tab needs."""
+    return uniform_model(tmp_path_factory.mktemp("generate-model"))
 
 
 def generate(model, out, *options: str):
-    arguments = ["generate", str(model), "--out", str(out), "--no-audio", "--seconds", "3", "--seed", "5", *options]
+    # in events: the uniform model's time shifts average 0.5 s, and most of its notes never end
+    arguments = ["generate", str(model), "--out", str(out), "--no-audio", "--events", "300", "--seed", "5", *options]
     return CliRunner().invoke(app, arguments)
 
 

@@ -94,12 +94,12 @@ def test_evaluation_refuses_sampling_settings_that_break_the_per_second_comparis
 def test_the_evaluation_logs_a_requinto_tab_of_a_sample_to_mlflow(tmp_path, write, monkeypatch):
     import mlflow
 
-    from tests.helpers import motif_song, untrained_model
+    from tests.helpers import motif_song, uniform_model
 
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
     write(motif_song(1), "Held Out - Song.mid")
-    untrained_model(tmp_path / "m")
-    config = EvaluationConfig(samples=1, sampling=SampleConfig(seconds=3))
+    uniform_model(tmp_path / "m")
+    config = EvaluationConfig(samples=2, sampling=SampleConfig(seconds=3))
     evaluate({"m": str(tmp_path / "m")}, tmp_path / "midi", tmp_path / "eval", config)
     [run] = mlflow.search_runs(experiment_names=None, search_all_experiments=True, output_format="list")
     logged = {a.path for a in mlflow.MlflowClient().list_artifacts(run.info.run_id, "samples/tab")}
