@@ -25,7 +25,6 @@ from pathlib import Path
 import numpy as np
 
 from corridos import config as config_io
-from corridos.constants import SHARED_CORPUS_DIR
 from corridos.symbolic.dataset import DatasetConfig, build_dataset, load_dataset
 from corridos.symbolic.sequences import from_arrays, to_arrays
 from corridos.tablature.evaluation import Comparison
@@ -74,7 +73,7 @@ def print_comparison(label: str, sequences: list, instrument, capo: int, config:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--corpus", type=Path, default=SHARED_CORPUS_DIR)
+    parser.add_argument("--corpus", type=Path, default=Path("../shared/datasets/corridos-midi"))
     parser.add_argument("--dataset", type=Path, help="a dataset built by `corridos dataset build`")
     parser.add_argument("--capo", type=int, default=0)
     parser.add_argument("--instrument", default="requinto")
@@ -89,7 +88,7 @@ def main() -> None:
             built = build_dataset(
                 args.corpus, Path(scratch) / "dataset", DatasetConfig(piano_roll_songs=0), progress=False
             )
-            dataset = built.path
+            dataset = built.out_dir
         songs = validation_songs(dataset)
     pieces = [piece for song in songs for piece in pieces_of(song)]
     finger(pieces[0], instrument, args.capo, config)  # warm-up: imports, first allocations

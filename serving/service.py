@@ -8,6 +8,9 @@ It serves the version behind `models:/<CORRIDOS_MODEL_NAME>@champion` and follow
 between batches. Without a champion it stays up but not ready (/readyz and every generation
 endpoint answer 503 saying why), so it never serves a model nobody promoted.
 
+Every piece also comes as a requinto tab (`generate_tab`), and `/` is a page for players that
+generates, plays and shows a piece and offers its files (serving/page/, package data).
+
 Concurrent requests with the same settings (seeds and transpositions may differ) are sampled as
 one batch: on 2 cores a batch of 16 costs about what one request does (serving/README.md).
 """
