@@ -1,7 +1,7 @@
 # The serving image: the BentoML generation service, loading the champion model from MLflow at
-# start. The serving extra only (Keras on JAX, the MLflow client, the tab writers; no TensorFlow, no KFP), installed
-# from the committed uv.lock in a build stage, so uv itself stays out of the image. Not `bentoml
-# build`, which re-locks packages against the package registry.
+# start. The serving extra only (Keras on JAX, the MLflow client, the tab writers; no TensorFlow,
+# no KFP), installed from the committed uv.lock in a build stage, so uv itself stays out of the
+# image. Not `bentoml build`, which re-locks packages against the package registry.
 ARG UV_IMAGE
 ARG BASE
 FROM ${UV_IMAGE} AS build
