@@ -77,7 +77,12 @@ for image in "${images[@]}"; do
         docker logs --tail 30 "$name"; echo "the serving image did not answer /livez on 127.0.0.1:$port" >&2; exit 1; }
       readyz=$(curl -s -w ' (%{http_code})' "http://127.0.0.1:$port/readyz")
       echo "serving answered /livez; /readyz: $readyz"
-      [[ $readyz == *"(503)" ]] || { echo "expected /readyz 503 with an empty registry" >&2; exit 1; } ;;
+      [[ $readyz == *"(503)" ]] || { echo "expected /readyz 503 with an empty registry" >&2; exit 1; }
+      # the players' page is packaged, and the tab writers import (music21, PyGuitarPro, matplotlib)
+      curl -fsS "http://127.0.0.1:$port/" | grep -q 'id="generate"' || {
+        echo "the serving image does not serve the players' page at /" >&2; exit 1; }
+      docker exec "$name" python -c 'import music21, guitarpro, matplotlib' || {
+        echo "the serving image lacks a tablature writer" >&2; exit 1; } ;;
     *) echo "unknown image: $image" >&2; exit 2 ;;
   esac
   echo "   passed in $((SECONDS - start)) s; $tag: $(image_size "$tag")"

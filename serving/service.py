@@ -8,6 +8,9 @@ It serves the version behind `models:/<CORRIDOS_MODEL_NAME>@champion` and follow
 between batches. Without a champion it stays up but not ready (/readyz and every generation
 endpoint answer 503 saying why), so it never serves a model nobody promoted.
 
+Every piece also comes as a requinto tab (`generate_tab`), and `/` is a page for players that
+generates, plays and shows a piece and offers its files (serving/page/, package data).
+
 Concurrent requests with the same settings (seeds and transpositions may differ) are sampled as
 one batch: on 2 cores a batch of 16 costs about what one request does (serving/README.md).
 """
@@ -16,11 +19,13 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import logging
 import os
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlparse
@@ -34,6 +39,7 @@ from starlette.responses import JSONResponse, Response
 
 from corridos.generation.sampling import REQUEST_SETTINGS, SETTINGS, shared_settings
 from corridos.mlops.cluster import CHAMPION_ALIAS, REGISTERED_MODEL_NAME
+from corridos.tablature.instrument import REQUINTO
 from serving.primers import MAX_PRIMER_BYTES, PrimerParser
 
 MODEL_NAME_ENV = "CORRIDOS_MODEL_NAME"
@@ -62,6 +68,16 @@ for _name, _value in MLFLOW_HTTP_DEFAULTS.items():
 # While no model is served (the registry unreachable, no champion yet), loading is retried this often.
 RETRY_SECONDS = 10.0
 AUDIO_TYPES = {"wav": "audio/wav", "mp3": "audio/mpeg"}
+# One media type per tab format of corridos.tablature.files.FORMATS (a test keeps the two in step).
+TAB_TYPES = {
+    "musicxml": "application/vnd.recordare.musicxml+xml",
+    "gp5": "application/x-guitar-pro",
+    "ascii": "text/plain; charset=utf-8",
+    "png": "image/png",
+    "svg": "image/svg+xml",
+}
+# The players' page (index.html and its script), package data beside this module.
+PAGE_FOLDER = Path(__file__).with_name("page")
 
 # A child of "bentoml": BentoML configures that logger (level, format, request ids) in its workers.
 logger = logging.getLogger("bentoml.corridos")
@@ -158,6 +174,13 @@ Settings = create_model(
 
 class AudioSettings(Settings):
     format: Literal["wav", "mp3"] = "wav"
+
+
+class TabSettings(Settings):
+    format: Literal[tuple(TAB_TYPES)] = Field("musicxml", description="the tab's file format")  # type: ignore[valid-type]
+    capo: int = Field(
+        0, strict=True, ge=0, le=REQUINTO.max_capo, description="capo fret; the tab's frets count from it"
+    )
 
 
 class ContinueSettings(Settings):
@@ -424,19 +447,31 @@ class Corridos:
     @bentoml.api(input_spec=Settings)
     async def generate(self, **settings) -> Annotated[Path, ContentType("audio/midi")]:
         """New music as a MIDI file."""
-        return await self._respond(settings, None, "midi")
+        return await self._respond(settings, None, "audio/midi", _midi)
 
     @bentoml.api(input_spec=AudioSettings)
     async def generate_audio(self, format: str, **settings) -> Annotated[Path, ContentType("audio/wav")]:
         """New music played on a nylon guitar (FluidSynth), as WAV or MP3."""
-        return await self._respond(settings, None, format)
+        return await self._respond(settings, None, AUDIO_TYPES[format], functools.partial(_audio, kind=format))
+
+    @bentoml.api(input_spec=TabSettings)
+    async def generate_tab(
+        self, format: str, capo: int, **settings
+    ) -> Annotated[Path, ContentType("application/vnd.recordare.musicxml+xml")]:
+        """New music as a requinto tab (MusicXML, Guitar Pro 5, ASCII, PNG or SVG): the same piece
+        /generate makes with these settings, each note fingered on a string and fret."""
+        encode = functools.partial(_tab, format_name=format, capo=capo)
+        return await self._respond(settings, None, TAB_TYPES[format], encode)
 
     @bentoml.api(input_spec=ContinueSettings, route="/continue")
     async def continue_primer(self, primer: Path, **settings) -> Annotated[Path, ContentType("audio/midi")]:
         """The uploaded MIDI primer's requinto line, continued for `seconds`, as a MIDI file."""
-        return await self._respond(settings, primer, "midi")
+        return await self._respond(settings, primer, "audio/midi", _midi)
 
-    async def _respond(self, settings: dict, primer: Path | None, kind: str) -> Response:
+    async def _respond(
+        self, settings: dict, primer: Path | None, media_type: str, encode: Callable[[Any, Path], bytes]
+    ) -> Response:
+        """Sample the piece (batched with other requests), then `encode(piece, scratch folder)` it."""
         from corridos.errors import BadInputError
         from corridos.generation.sampling import SampleConfig
 
@@ -455,21 +490,57 @@ class Corridos:
             except BadInputError as error:  # a primer the sampler cannot read, or a key the model cannot write in
                 field = error.name if error.name in SETTINGS else "primer"
                 return JSONResponse({"error": str(error), "field": field}, status_code=400)
-            body = await asyncio.to_thread(_encode, piece, kind, Path(folder))
+            body = await asyncio.to_thread(encode, piece, Path(folder))
         headers = {"X-Model-Version": champion.version, "X-Notes": str(len(piece.notes))}
-        media_type = "audio/midi" if kind == "midi" else AUDIO_TYPES[kind]
         return Response(body, media_type=media_type, headers=headers)
 
 
 Corridos.add_asgi_middleware(BodyLimit, limit=MAX_BODY_BYTES)
 
 
-def _encode(piece, kind: str, folder: Path) -> bytes:
+def players_page():
+    """The page for players at `/` (in place of BentoML's API index), its script under /page/, and
+    GET /settings: the JSON schema of generate_tab's settings, from which the page builds its
+    controls (bounds, defaults, and a key control only where the generator takes a key)."""
+    from starlette.applications import Starlette
+    from starlette.responses import FileResponse
+    from starlette.routing import Mount, Route
+    from starlette.staticfiles import StaticFiles
+
+    async def index(_request):
+        return FileResponse(PAGE_FOLDER / "index.html")
+
+    async def settings(_request):
+        return JSONResponse(TabSettings.model_json_schema())
+
+    return Starlette(
+        routes=[
+            Route("/", index),
+            Route("/settings", settings),
+            Mount("/page", StaticFiles(directory=PAGE_FOLDER), name="page"),
+        ]
+    )
+
+
+Corridos.mount_asgi_app(players_page(), path="/", name="players-page")
+
+
+def _midi(piece, folder: Path) -> bytes:
     from corridos.mlops.packaging import midi_bytes
 
-    if kind == "midi":
-        return midi_bytes(piece)
+    return midi_bytes(piece)
+
+
+def _audio(piece, folder: Path, kind: str) -> bytes:
     return render_audio(piece, folder / f"piece.{kind}")
+
+
+def _tab(piece, folder: Path, format_name: str, capo: int) -> bytes:
+    """The piece fingered on the requinto with `capo`, written in one tab format."""
+    from corridos.tablature.files import write_tab
+    from corridos.tablature.fingering import finger
+
+    return write_tab(finger(piece, REQUINTO, capo), folder / "piece", format_name).read_bytes()
 
 
 def render_audio(piece, path: Path) -> bytes:

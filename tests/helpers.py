@@ -78,3 +78,30 @@ TINY_MODEL = {
     "warmup_steps": 4,
     "sample_seconds": 3.0,
 }
+
+
+# The serving tests' registered model and a short, cheap piece to ask for.
+SERVED_MODEL_NAME = "corridos-generator-test"
+SHORT_PIECE = {"seconds": 2.0, "top_k": 20}
+
+
+def post_json(url: str, endpoint: str, body, timeout: float = 120):
+    """POST `body` as JSON to the service at `url`; the requests.Response."""
+    import requests
+
+    return requests.post(f"{url}/{endpoint}", json=body, timeout=timeout)
+
+
+def uniform_model(folder: Path) -> Path:
+    """A saved one-layer LSTM generator with the default vocabulary and a zero output layer: every
+    token equally likely, so it samples random notes; for tests of what is done with samples."""
+    from corridos.generation.models import ModelConfig, build_model, save_model
+    from corridos.symbolic.tokenizer import Vocabulary
+
+    vocabulary = Vocabulary()
+    model = build_model(ModelConfig(family="lstm", embedding_dim=8, hidden_dim=8, layers=1), vocabulary.size)
+    output = model.layers[-1]
+    output.set_weights([np.zeros_like(w) for w in output.get_weights()])
+    save_model(model, folder)
+    vocabulary.save(folder / "vocabulary.json")
+    return folder

@@ -11,6 +11,7 @@ from corridos.cli.common import CorridosTyper, overrides
 
 # Light (NumPy only): the options' defaults and bounds are read when the CLI starts.
 from corridos.generation.sampling import SETTINGS
+from corridos.tablature.files import GENERATED_FORMATS
 
 model_app = CorridosTyper()
 
@@ -58,11 +59,22 @@ def generate(
     transpose: int = _sample_option("transpose"),
     key: str | None = _sample_option("key"),
     audio: bool = typer.Option(True, help="Render a WAV with FluidSynth (nylon guitar)."),
+    tab: list[str] = typer.Option(
+        list(GENERATED_FORMATS),
+        "--tab",
+        help="Requinto tab formats written beside each MIDI (musicxml, gp5, ascii, png, svg; repeat); 'none': no tab.",
+    ),
+    capo: int = typer.Option(0, help="The tabs' capo fret (0-7): frets count from it."),
 ) -> None:
-    """Generate music: MIDI, a piano-roll PNG and a WAV per sample."""
+    """Generate music: MIDI, a piano-roll PNG, a WAV and requinto tabs per sample."""
     from corridos.generation.sampling import SampleConfig, Sampler
     from corridos.mlops import packaging
     from corridos.symbolic.keys import key_signature
+    from corridos.tablature.files import format_names, write_tabs
+    from corridos.tablature.instrument import REQUINTO
+
+    tab_formats = [] if tab == ["none"] else format_names(tab)
+    REQUINTO.check_capo(capo)  # before the model loads: a bad capo costs nothing
 
     config = SampleConfig(
         seconds=seconds,
@@ -77,7 +89,8 @@ def generate(
     )
     pieces = Sampler(*packaging.load(model)).generate(config, samples)
     for index, piece in enumerate(pieces):
-        paths = packaging.write_sample(piece, out / f"piece-seed{seed}-{index}", audio=audio)
+        stem = out / f"piece-seed{seed}-{index}"
+        paths = packaging.write_sample(piece, stem, audio=audio) + write_tabs(piece, stem, tab_formats, capo=capo)[1]
         key_written = key_signature(piece)
         written_in = f" in {key_written.name}" if key_written else ""
         typer.echo(f"{len(piece.notes)} notes, {piece.total_time:.1f} s{written_in}: " + ", ".join(map(str, paths)))

@@ -26,8 +26,7 @@ def tab(
     """Finger every note on the instrument and write the tab; notes moved or dropped are listed."""
     from corridos.errors import BadInputError
     from corridos.symbolic.cleaning import CleaningConfig
-    from corridos.tablature.files import format_names, midi_files, read_piece, write_tab
-    from corridos.tablature.fingering import finger
+    from corridos.tablature.files import format_names, midi_files, read_piece, write_tabs
     from corridos.tablature.instrument import instrument_named
 
     formats = format_names(format_)
@@ -45,9 +44,8 @@ def tab(
             skipped[name] = error.reason
             typer.echo(f"skipped {name}: {error.reason}")
             continue
-        fingered = finger(sequence, chosen, capo)
         stem = out / Path(name).with_suffix("")  # a folder's sub-folders are kept in `out`
-        written = [write_tab(fingered, stem, format_name, title=path.stem) for format_name in formats]
+        fingered, written = write_tabs(sequence, stem, formats, chosen, capo, title=path.stem)
         summary[name] = {
             "notes": len(fingered.notes),
             "cost_per_note": round(fingered.cost / max(1, len(fingered.notes)), 3),

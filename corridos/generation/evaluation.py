@@ -176,8 +176,10 @@ def evaluate(
         songs = reference_songs(data, vocabulary, config.split)
         results[name] = evaluate_model(model, vocabulary, songs, config)
         results[name]["model"] = str(reference)
-        for index, notes in enumerate(results[name].pop("generated")):
+        generated = results[name].pop("generated")
+        for index, notes in enumerate(generated):
             packaging.write_sample(_sequence(notes), out / name / f"sample-{index}")
+        write_sample_tab(generated[0], out / name / "tab")
     report = write_report(results, out)
     if log_to_mlflow:
         _log_runs(results, out, report, parent_run_id)
@@ -188,6 +190,18 @@ def _sequence(notes: NoteArrays):
     from corridos.symbolic.sequences import from_arrays
 
     return from_arrays(notes)
+
+
+# What a player reads of a sample in MLflow's artifact view (text and a picture; the train image,
+# where this stage runs in the cluster, has matplotlib but not music21 or PyGuitarPro).
+SAMPLE_TAB_FORMATS = ("ascii", "png")
+
+
+def write_sample_tab(notes: NoteArrays, folder: Path) -> list[Path]:
+    """The requinto tab of a sample, into `folder` (logged with the samples)."""
+    from corridos.tablature.files import write_tabs
+
+    return write_tabs(_sequence(notes), folder / "sample-0", SAMPLE_TAB_FORMATS)[1]
 
 
 def _log_runs(results: dict[str, dict], out: Path, report: Path, parent_run_id: str | None) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from corridos.constants import MIDI_SUFFIXES
@@ -10,8 +10,9 @@ from corridos.errors import BadInputError, ConfigError
 from corridos.symbolic.cleaning import CleaningConfig, clean
 from corridos.symbolic.sequences import read_midi
 from corridos.tablature.ascii import write_ascii
-from corridos.tablature.fingering import Tab
+from corridos.tablature.fingering import Tab, finger
 from corridos.tablature.guitarpro import write_gp5
+from corridos.tablature.instrument import REQUINTO, Instrument
 from corridos.tablature.musicxml import write_musicxml
 from corridos.tablature.picture import write_picture
 
@@ -34,6 +35,11 @@ FORMATS: dict[str, tuple[str, Callable[[Tab, Path, str], Path]]] = {
 }
 
 
+# What `corridos generate` writes beside each MIDI: a player opens the first two in MuseScore and
+# TuxGuitar (or Guitar Pro) and reads the third anywhere.
+GENERATED_FORMATS = ("musicxml", "gp5", "ascii")
+
+
 def format_names(requested: list[str]) -> list[str]:
     """The formats asked for ('all' means every one), or ValueError naming the unknown one."""
     names = list(FORMATS) if "all" in requested else list(dict.fromkeys(requested))
@@ -47,6 +53,14 @@ def write_tab(tab: Tab, stem: Path, format_name: str, title: str = "") -> Path:
     """Write `tab` in one format at `stem` plus the format's suffix."""
     suffix, writer = FORMATS[format_name]
     return writer(tab, stem.with_name(stem.name + suffix), title)
+
+
+def write_tabs(
+    sequence, stem: Path, formats: Iterable[str], instrument: Instrument = REQUINTO, capo: int = 0, title: str = ""
+) -> tuple[Tab, list[Path]]:
+    """Finger `sequence` once and write its tab in each format at `stem` plus the format's suffix."""
+    tab = finger(sequence, instrument, capo)
+    return tab, [write_tab(tab, stem, format_name, title) for format_name in formats]
 
 
 def midi_files(source: Path) -> dict[str, Path]:

@@ -116,3 +116,20 @@ def test_evaluate_on_a_folder_with_nothing_usable_fails_clearly(tmp_path):
 def test_evaluation_refuses_sampling_settings_that_break_the_per_second_comparison():
     with pytest.raises(ConfigError, match="events and primer do not apply"):
         EvaluationConfig(sampling=SampleConfig(events=100))
+
+
+def test_the_evaluation_logs_a_requinto_tab_of_a_sample_to_mlflow(tmp_path, write, monkeypatch):
+    import mlflow
+
+    from tests.helpers import motif_song, uniform_model
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    write(motif_song(1), "Held Out - Song.mid")
+    uniform_model(tmp_path / "m")
+    config = EvaluationConfig(samples=2, sampling=SampleConfig(seconds=3))
+    evaluate({"m": str(tmp_path / "m")}, tmp_path / "midi", tmp_path / "eval", config)
+    [run] = mlflow.search_runs(experiment_names=None, search_all_experiments=True, output_format="list")
+    logged = {a.path for a in mlflow.MlflowClient().list_artifacts(run.info.run_id, "samples/tab")}
+    assert logged == {"samples/tab/sample-0.txt", "samples/tab/sample-0.png"}
+    text = (tmp_path / "eval" / "m" / "tab" / "sample-0.txt").read_text()
+    assert text.startswith("Requinto tab") and text.count("|") > 6

@@ -26,59 +26,17 @@ from corridos.symbolic.sequences import from_midi_bytes, write_midi
 from corridos.symbolic.tokenizer import Vocabulary
 from serving import local
 from serving.primers import MAX_PRIMER_BYTES
-from serving.service import MAX_BODY_BYTES
-from tests.helpers import melody, notes
+from serving.service import MAX_BODY_BYTES, TAB_TYPES
+from tests.helpers import SERVED_MODEL_NAME as MODEL_NAME
+from tests.helpers import SHORT_PIECE as SHORT
+from tests.helpers import melody, notes, post_json
 
 REPOSITORY = Path(__file__).resolve().parents[2]
-
-MODEL_NAME = "corridos-generator-test"
-SHORT = {"seconds": 2.0, "top_k": 20}
-
-
-@pytest.fixture(scope="module")
-def registry(trained_tiny, tmp_path_factory):
-    """A sqlite MLflow store with two versions of one tiny generator (the session's trained
-    transformer, logged with its training metrics) and no champion yet."""
-    folder = tmp_path_factory.mktemp("serving-registry")
-    trained = trained_tiny("transformer")
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{folder / 'mlflow.db'}")
-        run_id = local.log_generator(trained.model_dir, {"best_val_loss": trained.best_validation_loss})
-        versions = [model_registry.register(run_id, MODEL_NAME) for _ in range(2)]
-        yield {"uri": mlflow.get_tracking_uri(), "folder": folder, "run_id": run_id, "versions": versions}
-
-
-@pytest.fixture(scope="module")
-def started(registry):
-    """The service's URL, and what it answered while the registry had no champion: it starts with
-    none, then the first version becomes the champion and the service is told to reload."""
-    environment = {
-        "MLFLOW_TRACKING_URI": registry["uri"],
-        "CORRIDOS_MODEL_NAME": MODEL_NAME,
-        "CORRIDOS_RELOAD_SECONDS": "0",
-        "CORRIDOS_MAX_BATCH": "4",
-    }
-    with local.running(environment, registry["folder"] / "serve.log", ready=False) as url:
-        before = {"readyz": requests.get(f"{url}/readyz", timeout=10), "generate": post_json(url, "generate", SHORT)}
-        mlflow.set_tracking_uri(registry["uri"])
-        model_registry.set_champion(registry["versions"][0], MODEL_NAME)
-        reloaded = post_json(url, "reload", {}, timeout=300)
-        assert reloaded.status_code == 200 and reloaded.json()["ready"], reloaded.text
-        yield url, before
-
-
-@pytest.fixture(scope="module")
-def service(started):
-    return started[0]
 
 
 def champion_version(registry) -> str:
     mlflow.set_tracking_uri(registry["uri"])
     return model_registry.champion(MODEL_NAME).version
-
-
-def post_json(url: str, endpoint: str, body, timeout: float = 120) -> requests.Response:
-    return requests.post(f"{url}/{endpoint}", json=body, timeout=timeout)
 
 
 def primer_bytes(tmp_path: Path) -> bytes:
@@ -151,6 +109,73 @@ def test_continue_starts_with_the_primer(service, tmp_path):
     assert_music(piece, answer.headers)
 
 
+def _piece_tab(service, settings: dict, capo: int):
+    """The tab of the piece /generate makes with `settings`, fingered here as the service does."""
+    from corridos.tablature.fingering import finger
+    from corridos.tablature.instrument import REQUINTO
+
+    midi = post_json(service, "generate", settings)
+    assert midi.status_code == 200, midi.text
+    return finger(from_midi_bytes(midi.content, "piece.mid"), REQUINTO, capo)
+
+
+@pytest.mark.slow
+def test_generate_tab_musicxml_rereads_with_the_pieces_pitches_and_playable_frets(service, tmp_path):
+    from music21 import converter
+
+    from corridos.tablature.instrument import REQUINTO
+    from tests.tablature.test_writers import musicxml_notes
+
+    settings = {"seconds": 4.0, "top_k": 20, "seed": 3}
+    answer = post_json(service, "generate_tab", {**settings, "format": "musicxml", "capo": 2})
+    assert answer.status_code == 200 and answer.headers["content-type"] == TAB_TYPES["musicxml"], answer.text
+    path = tmp_path / "tab.musicxml"
+    path.write_bytes(answer.content)
+    struck = musicxml_notes(converter.parse(path))
+    # each struck chord's strings and frets sound its pitches, with the capo at 2
+    for _, pitches, places in struck:
+        assert sorted(REQUINTO.open_pitch(string) + 2 + fret for string, fret in places) == pitches
+    tab = _piece_tab(service, settings, capo=2)
+    assert sorted(p for _, pitches, _ in struck for p in pitches) == sorted(n.pitch for n in tab.notes) != []
+
+
+@pytest.mark.slow
+def test_generate_tab_gp5_rereads_with_the_same_notes(service, tmp_path):
+    import guitarpro
+
+    from corridos.tablature.instrument import REQUINTO
+
+    settings = {"seconds": 4.0, "top_k": 20, "seed": 4}
+    answer = post_json(service, "generate_tab", {**settings, "format": "gp5", "capo": 3})
+    assert answer.status_code == 200 and answer.headers["content-type"] == TAB_TYPES["gp5"], answer.text
+    path = tmp_path / "tab.gp5"
+    path.write_bytes(answer.content)
+    track = guitarpro.parse(str(path)).tracks[0]
+    struck = [
+        REQUINTO.open_pitch(note.string) + track.offset + note.value
+        for measure in track.measures
+        for beat in measure.voices[0].beats
+        for note in beat.notes
+        if note.type != guitarpro.NoteType.tie
+    ]
+    tab = _piece_tab(service, settings, capo=3)
+    assert track.offset == 3 and sorted(struck) == sorted(n.pitch for n in tab.notes)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("tab_format, magic", [("ascii", b"Requinto tab"), ("png", b"\x89PNG"), ("svg", b"<?xml")])
+def test_generate_tab_writes_text_and_pictures(service, tab_format, magic):
+    answer = post_json(service, "generate_tab", {**SHORT, "format": tab_format})
+    assert answer.status_code == 200 and answer.headers["content-type"] == TAB_TYPES[tab_format], answer.text
+    assert answer.content.startswith(magic)
+
+
+def test_every_tab_format_has_a_media_type():
+    from corridos.tablature.files import FORMATS
+
+    assert set(TAB_TYPES) == set(FORMATS)
+
+
 @pytest.mark.slow
 def test_concurrent_requests_all_succeed(service):
     with concurrent.futures.ThreadPoolExecutor(6) as pool:
@@ -178,6 +203,15 @@ BAD_JSON = [
     ("generate", {"seed": False}, "seed"),
     ("generate_audio", {"format": "ogg"}, "format"),
     ("generate_audio", {"seconds": -5, "format": "wav"}, "seconds"),
+    ("generate_tab", {"format": "pdf"}, "format"),
+    ("generate_tab", {"format": "wav"}, "format"),
+    ("generate_tab", {"capo": 8}, "capo"),
+    ("generate_tab", {"capo": -1}, "capo"),
+    ("generate_tab", {"capo": "2"}, "capo"),
+    ("generate_tab", {"capo": 1.5}, "capo"),
+    ("generate_tab", {"capo": True}, "capo"),
+    ("generate_tab", {"seconds": 121, "format": "gp5"}, "seconds"),
+    ("generate", {"capo": 2}, "capo"),  # the capo is a tab's setting, not the music's
 ]
 
 
