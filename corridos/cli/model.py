@@ -101,7 +101,7 @@ def evaluate(
     from corridos.generation.evaluation import EvaluationConfig, quality_table
     from corridos.generation.evaluation import evaluate as run_evaluation
 
-    named = dict(_named_model(m) for m in model)
+    named = dict(named_model(m) for m in model)
     config = config_io.load(EvaluationConfig, None, overrides(set_))
     run_evaluation(named, data, out, config, log_to_mlflow=mlflow, training=training)
     table = json.loads((out / "quality.json").read_text())
@@ -110,7 +110,7 @@ def evaluate(
     typer.echo(f"report: {out / 'report.json'}, table: {out / 'quality.json'}, plot: {out / 'quality.png'}")
 
 
-def _named_model(option: str) -> tuple[str, str]:
+def named_model(option: str) -> tuple[str, str]:
     """'NAME=REF' -> (NAME, REF); a bare REF is named after its folder."""
     if "=" in option:
         name, reference = option.split("=", 1)
