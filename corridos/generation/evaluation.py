@@ -316,6 +316,9 @@ def evaluate(
     from corridos.mlops import packaging
     from corridos.symbolic.dataset import DATASET_MANIFEST, load_dataset
 
+    taken = {BASELINE, CEILING} & set(models)
+    if taken:
+        raise ConfigError(f"model name {', '.join(sorted(taken))} is a reference row's; name the model otherwise")
     out = Path(out_dir)
     loaded = {name: packaging.load(reference) for name, reference in models.items()}
     dataset = training or (data if (Path(data) / DATASET_MANIFEST).is_file() else None)
