@@ -18,12 +18,13 @@ import numpy as np
 import pytest
 import requests
 
-from corridos.constants import AUDIO_SAMPLE_RATE, REQUINTO_PITCH_MAX, REQUINTO_PITCH_MIN
+from corridos.constants import AUDIO_SAMPLE_RATE
 from corridos.generation.sampling import SampleConfig, Sampler
 from corridos.mlops import registry as model_registry
 from corridos.processes import ServerProcess, free_port, http_ok
 from corridos.symbolic.sequences import from_midi_bytes, write_midi
 from corridos.symbolic.tokenizer import Vocabulary
+from corridos.tablature.instrument import REQUINTO
 from serving import local
 from serving.primers import MAX_PRIMER_BYTES
 from serving.service import MAX_BODY_BYTES, TAB_TYPES
@@ -71,7 +72,7 @@ def assert_music(piece, headers) -> None:
     or of notes nobody can play is not what was asked for."""
     pitches = [n.pitch for n in piece.notes]
     assert len(pitches) >= 3 and int(headers["X-Notes"]) == len(pitches), (len(pitches), headers["X-Notes"])
-    assert REQUINTO_PITCH_MIN <= min(pitches) and max(pitches) <= REQUINTO_PITCH_MAX, pitches
+    assert REQUINTO.lowest_pitch(0) <= min(pitches) and max(pitches) <= REQUINTO.highest_pitch(), pitches
 
 
 @pytest.mark.slow
