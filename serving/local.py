@@ -20,9 +20,12 @@ SERVICE = "serving.service:Corridos"
 STOP_GRACE = 20.0  # seconds between SIGTERM and SIGKILL: the workers finish their requests
 
 
-def register_champion(model_dir: str | Path, model_name: str, metrics: dict[str, float] | None = None) -> str:
-    """Log a saved model folder as a new run's generator, register it and make it the champion
-    without the gate (in the store MLFLOW_TRACKING_URI names); returns the version."""
+def register_champion_bypassing_gate(
+    model_dir: str | Path, model_name: str, metrics: dict[str, float] | None = None
+) -> str:
+    """Tests and benchmarks only, on a throwaway store: log a saved model folder as a new run's
+    generator, register it and make it the champion WITHOUT the promotion gate (in the store
+    MLFLOW_TRACKING_URI names); returns the version."""
     import mlflow
 
     from corridos.mlops import packaging, registry, tracking
@@ -32,8 +35,18 @@ def register_champion(model_dir: str | Path, model_name: str, metrics: dict[str,
         mlflow.log_metrics(metrics or {})
         packaging.log(Path(model_dir))
     version = registry.register(run.info.run_id, model_name)
-    registry.set_champion(version, model_name)
+    set_champion_bypassing_gate(version, model_name)
     return version
+
+
+def set_champion_bypassing_gate(version: str, model_name: str) -> None:
+    """Tests and benchmarks only, on a throwaway store: point the champion alias at `version`
+    WITHOUT the promotion gate. Everything else moves the alias through registry.promote."""
+    import mlflow
+
+    from corridos.mlops.cluster import CHAMPION_ALIAS
+
+    mlflow.MlflowClient().set_registered_model_alias(model_name, CHAMPION_ALIAS, str(version))
 
 
 @contextlib.contextmanager

@@ -78,3 +78,13 @@ TINY_MODEL = {
     "warmup_steps": 4,
     "sample_seconds": 3.0,
 }
+
+
+def registered_versions(name: str, count: int) -> list[str]:
+    """`count` versions of the registered model `name` in the current MLflow store, holding no
+    artifacts: for tests whose scorers never load them."""
+    import mlflow
+
+    client = mlflow.MlflowClient()
+    client.create_registered_model(name)
+    return [str(client.create_model_version(name, source="s3://nowhere/model").version) for _ in range(count)]
