@@ -50,7 +50,7 @@ def register_and_promote(
 
     config = registry.PromotionConfig(margin_bits_per_note=margin_bits_per_note, model_name=model_name)
     version = registry.register(run_id, model_name)
-    decision = registry.promote(version, registry.songs_from_dataset(dataset.path), config)
+    decision = registry.promote(version, registry.songs_from_dataset(dataset.path, config), config)
     with tracking.start_stage_run("promote", "register-and-promote", parent_run_id):
         mlflow.set_tags({"model_version": version, "promoted": str(decision.promoted)})
         mlflow.log_dict(dataclasses.asdict(decision), "decision.json")

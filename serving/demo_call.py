@@ -50,7 +50,7 @@ def register_latest_training(family: str, model_name: str, dataset: Path) -> dic
         sys.exit(f"no finished {family} training run in {mlflow.get_tracking_uri()}; train one first")
     config = registry.PromotionConfig(model_name=model_name)
     version = registry.register(runs[0].info.run_id, model_name)
-    return dataclasses.asdict(registry.promote(version, registry.songs_from_dataset(dataset), config))
+    return dataclasses.asdict(registry.promote(version, registry.songs_from_dataset(dataset, config), config))
 
 
 def main() -> None:

@@ -32,9 +32,9 @@ from collections.abc import Callable
 import numpy as np
 
 from corridos.errors import BadInputError, ConfigError, ModelError
+from corridos.generation.evaluation import EvaluationConfig, RealSongs
 from corridos.mlops.cluster import CHAMPION_ALIAS, REGISTERED_MODEL_NAME
 from corridos.symbolic.sequences import NoteArrays, to_arrays
-from corridos.symbolic.tokenizer import Vocabulary
 
 MARKOV_BASELINE = "the order-2 Markov baseline"
 
@@ -56,10 +56,9 @@ class PromotionConfig:
     # songs of other artists and 0.23 for an order-2 Markov chain: above 0.10 a model quotes its
     # training songs rather than writing in their style.
     max_copy_rate: float = 0.10
-    # C2ST scores 30 s windows, a piece one window: 8 pieces of 30 s
-    samples: int = 8
-    sample_seconds: float = 30.0
-    seed: int = 0
+    # How the samples are drawn and scored: as `corridos evaluate` does, so the gate judges the
+    # figures its report shows (8 pieces of 30 s, one C2ST window each).
+    evaluation: EvaluationConfig = dataclasses.field(default_factory=EvaluationConfig)
     # Sanity checks on the candidate's samples: no stuck loops, not silent, not a blur of notes.
     max_repetition_ratio: float = 0.5
     min_notes_per_second: float = 0.5
@@ -71,17 +70,6 @@ class PromotionConfig:
             value = getattr(self, name)
             if not (isinstance(value, int | float) and math.isfinite(value) and value >= 0):
                 raise ConfigError(f"promotion {name} {value!r}: must be a finite number >= 0")
-
-
-@dataclasses.dataclass(frozen=True)
-class GateSongs:
-    """What the gate judges on: the validation songs (likelihood and C2ST) and the train songs
-    (copy rate; as the dataset's tokens, the Markov baseline's training)."""
-
-    validation: list[NoteArrays]
-    train: list[NoteArrays]
-    train_tokens: list[np.ndarray]
-    vocabulary: Vocabulary  # the dataset's: the Markov baseline's tokens
 
 
 @dataclasses.dataclass(frozen=True)
@@ -106,8 +94,8 @@ COMPARED = ("bits_per_note", "c2st_auc", "in_scale_ratio")
 BASELINE_COMPARED = ("c2st_auc", "in_scale_ratio")
 CANDIDATE_CHECKED = (*COMPARED, "copy_rate", "repetition_ratio", "min_notes_per_second", "max_notes_per_second")
 
-Scorer = Callable[[str, GateSongs, PromotionConfig], Scores]  # (models:/ URI, songs, config)
-BaselineScorer = Callable[[GateSongs, PromotionConfig], Scores]
+Scorer = Callable[[str, RealSongs, PromotionConfig], Scores]  # (models:/ URI, songs, config)
+BaselineScorer = Callable[[RealSongs, PromotionConfig], Scores]
 
 
 @dataclasses.dataclass
@@ -179,7 +167,7 @@ def _means_missing(error) -> bool:
 
 def promote(
     candidate_version: str,
-    songs: GateSongs,
+    songs: RealSongs,
     config: PromotionConfig = PromotionConfig(),
     scorer: Scorer | None = None,
     baseline: BaselineScorer | None = None,
@@ -291,42 +279,44 @@ def victory(candidate: Scores, opponent: Scores, name: str, config: PromotionCon
     )
 
 
-def score_model(model_uri: str, songs: GateSongs, config: PromotionConfig) -> Scores:
-    """The gate's figures for a registered generator: likelihood of the validation songs, and its
+def score_model(model_uri: str, songs: RealSongs, config: PromotionConfig) -> Scores:
+    """The gate's figures for a registered generator: likelihood of the reference songs, and its
     sampled pieces judged against the songs."""
-    from corridos.generation.sampling import SampleConfig, Sampler
+    from corridos.generation.sampling import Sampler
     from corridos.mlops import packaging
 
     model, vocabulary = packaging.load(model_uri)
-    pieces = Sampler(model, vocabulary).generate(
-        SampleConfig(seconds=config.sample_seconds, seed=config.seed), config.samples
-    )
-    return score_pieces(
-        bits_per_note(model, vocabulary, songs.validation), [to_arrays(p) for p in pieces], songs, config
-    )
+    pieces = Sampler(model, vocabulary).generate(config.evaluation.sampling, config.evaluation.samples)
+    bits = bits_per_note(model, vocabulary, songs.reference)
+    return score_pieces(bits, [to_arrays(piece) for piece in pieces], songs, config)
 
 
-def score_markov_baseline(songs: GateSongs, config: PromotionConfig) -> Scores:
+def score_markov_baseline(songs: RealSongs, config: PromotionConfig) -> Scores:
     """The first champion's opponent: an order-2 Markov chain trained on the train split's
     tokens, its sampled pieces judged as a model's are (it gives no likelihood to compare)."""
     from corridos.generation.markov import MarkovChain
 
-    chain = MarkovChain.fit(songs.train_tokens, order=2)
-    pieces = chain.generate(songs.vocabulary, config.sample_seconds, config.samples, seed=config.seed)
+    evaluation = config.evaluation
+    if songs.training_tokens is None or songs.training_vocabulary is None:
+        raise ConfigError(f"the Markov baseline needs the train split's songs: {songs.absent}")
+    chain = MarkovChain.fit(songs.training_tokens, evaluation.markov_order)
+    pieces = chain.generate(
+        songs.training_vocabulary, evaluation.sampling.seconds, evaluation.samples, evaluation.sampling.seed
+    )
     return score_pieces(None, pieces, songs, config)
 
 
-def score_pieces(bits: float | None, pieces: list[NoteArrays], songs: GateSongs, config: PromotionConfig) -> Scores:
-    """Scores of a generator that reached `bits` per note on the validation songs and sampled `pieces`."""
-    from corridos.generation.c2st import c2st_auc
-    from corridos.generation.features import in_scale_ratio
-    from corridos.generation.memorization import copy_rate
+def score_pieces(bits: float | None, pieces: list[NoteArrays], songs: RealSongs, config: PromotionConfig) -> Scores:
+    """Scores of a generator that reached `bits` per note on the reference songs and sampled
+    `pieces`, judged by the evaluation's own scoring (a copy rate of NaN without training songs)."""
+    from corridos.generation.evaluation import score_samples
 
+    scored = score_samples(pieces, songs, config.evaluation)
     return Scores(
         bits_per_note=bits,
-        c2st_auc=c2st_auc(pieces, songs.validation).auc,
-        in_scale_ratio=float(np.mean([in_scale_ratio(notes) for notes in pieces])),
-        copy_rate=copy_rate(pieces, songs.train),
+        c2st_auc=scored["c2st"]["auc"],
+        in_scale_ratio=scored["samples"]["in_scale_ratio"],
+        copy_rate=math.nan if scored["copy_rate"] is None else scored["copy_rate"],
         sanity=sample_sanity(pieces, config),
     )
 
@@ -348,7 +338,7 @@ def sample_sanity(pieces: list[NoteArrays], config: PromotionConfig) -> dict[str
     """The figures the sanity checks read, over a model's sampled pieces."""
     from corridos.generation.features import repetition_ratio
 
-    rates = [len(notes) / config.sample_seconds for notes in pieces]
+    rates = [len(notes) / config.evaluation.sampling.seconds for notes in pieces]
     return {
         "repetition_ratio": float(np.max([repetition_ratio(notes) for notes in pieces])),
         "min_notes_per_second": float(np.min(rates)),
@@ -391,14 +381,15 @@ def _plain(scores: Scores | None) -> dict | None:
     return None if scores is None else dataclasses.asdict(scores)
 
 
-def songs_from_dataset(dataset_dir) -> GateSongs:
-    """A dataset's validation and train songs: what candidate and opponent are judged on."""
+def songs_from_dataset(dataset_dir, config: PromotionConfig) -> RealSongs:
+    """A dataset's validation songs (the reference) and train songs: what candidate and opponent
+    are judged on."""
+    from corridos.generation.evaluation import real_songs
     from corridos.symbolic.dataset import load_dataset
 
-    dataset = load_dataset(dataset_dir)
-    tokens = {split: list(dataset.songs(split).values()) for split in ("validation", "train")}
-    for split, songs in tokens.items():
-        if not songs:
-            raise BadInputError(str(dataset_dir), f"no songs in the {split} split to judge models on")
-    validation, train = ([to_arrays(dataset.vocabulary.decode(song)) for song in tokens[s]] for s in tokens)
-    return GateSongs(validation, train, tokens["train"], dataset.vocabulary)
+    songs = real_songs(dataset_dir, None, load_dataset(dataset_dir).vocabulary, config.evaluation)
+    if not songs.reference:
+        raise BadInputError(str(dataset_dir), f"no songs in the {config.evaluation.split} split to judge models on")
+    if songs.training_tokens is None:
+        raise BadInputError(str(dataset_dir), songs.absent)
+    return songs

@@ -11,10 +11,12 @@ import pytest
 
 from components.model import register_and_promote
 from corridos.errors import ConfigError, ModelError
+from corridos.generation.evaluation import EvaluationConfig, RealSongs
 from corridos.generation.models import ModelConfig, build_model, save_model
+from corridos.generation.sampling import SampleConfig
 from corridos.generation.train import preset, train
 from corridos.mlops import packaging, registry, tracking
-from corridos.mlops.registry import MARKOV_BASELINE, GateSongs, PromotionConfig, Scores
+from corridos.mlops.registry import MARKOV_BASELINE, PromotionConfig, Scores
 from corridos.processes import free_port
 from corridos.symbolic.tokenizer import Vocabulary
 from serving import local
@@ -38,20 +40,24 @@ def log_untrained(tmp_path) -> str:
 
 @pytest.mark.slow
 def test_gate_promotes_a_better_model_and_refuses_a_worse_one(tiny_dataset, tmp_path, monkeypatch):
+    """The real scorers: a trained model beats the Markov baseline, an untrained one loses to it."""
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
-    config = PromotionConfig(model_name=NAME, samples=2, sample_seconds=5, max_repetition_ratio=1.0)
-    reference = registry.songs_from_dataset(tiny_dataset)
+    evaluation = EvaluationConfig(samples=4, sampling=SampleConfig(seconds=10.0))
+    config = PromotionConfig(model_name=NAME, evaluation=evaluation, max_repetition_ratio=1.0)
+    reference = registry.songs_from_dataset(tiny_dataset, config)
 
     trained = train(
         tiny_dataset, tmp_path / "good", preset("tiny", "wavenet", {**TINY_MODEL, "epochs": 3}), progress=False
     )
     first = registry.register(trained.run_id, NAME)
     decision = registry.promote(first, reference, config)
-    assert decision.promoted and decision.reasons == ["no champion yet"]
+    print(decision)
+    assert decision.promoted and decision.reasons[0].startswith(f"no champion yet; beats {MARKOV_BASELINE}")
     assert registry.champion(NAME).version == first
 
     worse = registry.register(log_untrained(tmp_path), NAME)
     decision = registry.promote(worse, reference, config)
+    print(decision)
     assert not decision.promoted
     assert "not better by the margin" in decision.reasons[0]
     assert (
@@ -103,7 +109,7 @@ GOOD = Scores(
     copy_rate=0.04,
     sanity={"repetition_ratio": 0.1, "min_notes_per_second": 3.0, "max_notes_per_second": 8.0},
 )
-SONGS = GateSongs(validation=[line([60, 62, 64])], train=[line([60, 64, 67])], train_tokens=[], vocabulary=Vocabulary())
+SONGS = RealSongs(reference=[line([60, 62, 64])], excerpts=[], training_tokens=None, training_vocabulary=None)
 MARKOV = dataclasses.replace(GOOD, bits_per_note=None, c2st_auc=0.95)
 MODELS = itertools.count()
 
@@ -129,12 +135,12 @@ class Gate:
         self.baseline = baseline
         self.calls = 0
 
-    def score(self, uri: str, songs: GateSongs, config: PromotionConfig) -> Scores:
+    def score(self, uri: str, songs: RealSongs, config: PromotionConfig) -> Scores:
         assert songs is SONGS and config.model_name == self.name and uri.startswith(f"models:/{self.name}/")
         self.calls += 1
         return self.scores[uri.rsplit("/", 1)[1]]
 
-    def score_baseline(self, songs: GateSongs, config: PromotionConfig) -> Scores:
+    def score_baseline(self, songs: RealSongs, config: PromotionConfig) -> Scores:
         self.calls += 1
         return self.baseline
 
@@ -302,7 +308,7 @@ def test_the_champion_itself_and_a_champion_moved_meanwhile_are_refused(store):
     assert_refused(gate, gate.promote("1", GOOD), "1", "version 1 is already the champion")
     assert gate.calls == 2  # version 1 and the baseline, when it was crowned: nothing scored since
 
-    def moving(uri: str, songs: GateSongs, config: PromotionConfig) -> Scores:
+    def moving(uri: str, songs: RealSongs, config: PromotionConfig) -> Scores:
         local.set_champion_bypassing_gate("3", gate.name)  # another promotion, finishing while this one scores
         return dataclasses.replace(GOOD, bits_per_note=1.0) if uri.endswith("/2") else GOOD
 
