@@ -51,13 +51,11 @@ def test_gate_promotes_a_better_model_and_refuses_a_worse_one(tiny_dataset, tmp_
     )
     first = registry.register(trained.run_id, NAME)
     decision = registry.promote(first, reference, config)
-    print(decision)
     assert decision.promoted and decision.reasons[0].startswith(f"no champion yet; beats {MARKOV_BASELINE}")
     assert registry.champion(NAME).version == first
 
     worse = registry.register(log_untrained(tmp_path), NAME)
     decision = registry.promote(worse, reference, config)
-    print(decision)
     assert not decision.promoted
     assert "not better by the margin" in decision.reasons[0]
     assert (
