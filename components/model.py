@@ -39,7 +39,8 @@ def evaluate(
 def register_and_promote(
     run_id: str, dataset: Input[Dataset], margin_bits_per_note: float, model_name: str, parent_run_id: str
 ) -> str:
-    """Register the trained generator and let the gate decide whether it becomes the champion."""
+    """Register the trained generator and let the gate decide whether it becomes the champion.
+    A margin the gate refuses (negative, NaN) fails this step before anything is registered."""
     import dataclasses
     import json
 
@@ -47,9 +48,9 @@ def register_and_promote(
 
     from corridos.mlops import registry, tracking
 
-    version = registry.register(run_id, model_name)
     config = registry.PromotionConfig(margin_bits_per_note=margin_bits_per_note, model_name=model_name)
-    decision = registry.promote(version, registry.reference_from_dataset(dataset.path), config)
+    version = registry.register(run_id, model_name)
+    decision = registry.promote(version, registry.songs_from_dataset(dataset.path, config), config)
     with tracking.start_stage_run("promote", "register-and-promote", parent_run_id):
         mlflow.set_tags({"model_version": version, "promoted": str(decision.promoted)})
         mlflow.log_dict(dataclasses.asdict(decision), "decision.json")

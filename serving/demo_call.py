@@ -2,11 +2,11 @@
 HTTP, print where the file is, stop the service.
 
 The service serves the champion of the MLflow store at MLFLOW_TRACKING_URI (default: the local
-store under runs/). `--register-latest FAMILY` first registers the generator logged by the newest
-training run of that model family and makes it the champion, for a store that the promotion gate
-has not filled.
+store under runs/). `--register-latest FAMILY --dataset DIR` first registers the generator logged
+by the newest training run of that model family and puts it before the promotion gate, judged on
+the dataset's songs: it becomes the champion only if the gate lets it through.
 
-    .venv/bin/python serving/demo_call.py --out runs/demo/served [--register-latest transformer]
+    .venv/bin/python serving/demo_call.py --out runs/demo/served [--register-latest transformer --dataset DIR]
 """
 
 from __future__ import annotations
@@ -31,8 +31,11 @@ def generate_one(url: str, settings: dict) -> tuple[bytes, str]:
         return response.read(), response.headers["X-Model-Version"]
 
 
-def register_latest_training(family: str, model_name: str) -> tuple[str, str]:
-    """Register the newest `family` training run's generator and point the champion alias at it."""
+def register_latest_training(family: str, model_name: str, dataset: Path) -> dict:
+    """Register the newest `family` training run's generator and put it before the promotion gate,
+    judged on `dataset`'s songs; returns the gate's decision (registry.Decision as a dict)."""
+    import dataclasses
+
     import mlflow
 
     from corridos.mlops import registry
@@ -45,14 +48,15 @@ def register_latest_training(family: str, model_name: str) -> tuple[str, str]:
     )
     if not runs:
         sys.exit(f"no finished {family} training run in {mlflow.get_tracking_uri()}; train one first")
-    run_id = runs[0].info.run_id
-    version = registry.register(run_id, model_name)
-    registry.set_champion(version, model_name)
-    return run_id, version
+    config = registry.PromotionConfig(model_name=model_name)
+    version = registry.register(runs[0].info.run_id, model_name)
+    return dataclasses.asdict(registry.promote(version, registry.songs_from_dataset(dataset, config), config))
 
 
 def main() -> None:
-    from corridos.mlops import tracking
+    from corridos.cli.common import decision_line
+    from corridos.errors import CorridosError
+    from corridos.mlops import registry, tracking
     from corridos.mlops.cluster import REGISTERED_MODEL_NAME
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -61,18 +65,21 @@ def main() -> None:
     parser.add_argument(
         "--register-latest",
         metavar="FAMILY",
-        help="first make the newest training run of this family's generator the champion",
+        help="first put the newest training run of this family's generator before the promotion gate",
     )
+    parser.add_argument("--dataset", type=Path, help="with --register-latest: the dataset the gate judges on")
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
+    if args.register_latest and args.dataset is None:
+        parser.error("--register-latest needs --dataset, the songs the promotion gate judges on")
     os.environ["MLFLOW_TRACKING_URI"] = tracking.configure()
-    if args.register_latest:
-        run_id, version = register_latest_training(args.register_latest, args.model_name)
-        print(
-            f"registered the generator of training run {run_id} as {args.model_name} version {version}, "
-            f"now the champion"
-        )
+    try:
+        if args.register_latest:
+            print(decision_line(register_latest_training(args.register_latest, args.model_name, args.dataset)))
+        registry.champion(args.model_name)  # a service without a champion would never become ready
+    except CorridosError as error:
+        sys.exit(f"error: {error}")
     environment = {
         "MLFLOW_TRACKING_URI": os.environ["MLFLOW_TRACKING_URI"],
         "CORRIDOS_MODEL_NAME": args.model_name,

@@ -35,14 +35,26 @@ def log_generator(model_dir: str | Path, metrics: dict[str, float] | None = None
     return run.info.run_id
 
 
-def register_champion(model_dir: str | Path, model_name: str, metrics: dict[str, float] | None = None) -> str:
-    """Log a saved model folder as a new run's generator, register it and make it the champion
-    without the gate; returns the version."""
+def register_champion_bypassing_gate(
+    model_dir: str | Path, model_name: str, metrics: dict[str, float] | None = None
+) -> str:
+    """Tests and benchmarks only, on a throwaway store: log a saved model folder as a new run's
+    generator, register it and make it the champion WITHOUT the promotion gate; returns the version."""
     from corridos.mlops import registry
 
     version = registry.register(log_generator(model_dir, metrics), model_name)
-    registry.set_champion(version, model_name)
+    set_champion_bypassing_gate(version, model_name)
     return version
+
+
+def set_champion_bypassing_gate(version: str, model_name: str) -> None:
+    """Tests and benchmarks only, on a throwaway store: point the champion alias at `version`
+    WITHOUT the promotion gate. Everything else moves the alias through registry.promote."""
+    import mlflow
+
+    from corridos.mlops.cluster import CHAMPION_ALIAS
+
+    mlflow.MlflowClient().set_registered_model_alias(model_name, CHAMPION_ALIAS, str(version))
 
 
 def largest_primer(limit: int) -> bytes:

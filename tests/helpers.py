@@ -105,3 +105,13 @@ def uniform_model(folder: Path) -> Path:
     save_model(model, folder)
     vocabulary.save(folder / "vocabulary.json")
     return folder
+
+
+def registered_versions(name: str, count: int) -> list[str]:
+    """`count` versions of the registered model `name` in the current MLflow store, holding no
+    artifacts: for tests whose scorers never load them."""
+    import mlflow
+
+    client = mlflow.MlflowClient()
+    client.create_registered_model(name)
+    return [str(client.create_model_version(name, source="s3://nowhere/model").version) for _ in range(count)]

@@ -1,36 +1,101 @@
-"""The model registry and the promotion gate that decides which generator is the champion.
+"""The model registry and the promotion gate: the one place the champion alias moves.
 
 Every trained generator becomes a version of one registered model. The gate scores the candidate
-and the current champion on the same songs, and moves the `champion` alias only when the
-candidate is better by the configured margin and its samples pass the sanity checks. The decision
-and its reasons are written on the candidate version as tags, promoted or not.
+and its opponent on the same songs: the current champion, or for the first model an order-2
+Markov chain trained on the train split (a first champion must beat the baseline every music
+model has to beat). The alias moves only when the candidate wins on every count:
+
+- against a champion: bits per note of the validation songs lower by at least the margin
+  (exactly at the margin passes), and C2ST AUC of its samples against the validation songs no
+  higher than the champion's plus a tolerance;
+- against the Markov baseline: C2ST AUC strictly lower than the chain's. Bits per note are not
+  compared: the chain is not smoothed, so a validation song holding one transition the train
+  split lacks has probability 0 under it (infinite bits), and C2ST is the test that still
+  separates generated music from real (issue 11);
+- in-scale ratio of its samples no lower than the opponent's minus a tolerance;
+- 8-gram copy rate of its samples against the training songs at most a cap (memorisation);
+- its samples pass the sanity checks (no stuck loop, not silent, not a blur of notes);
+- every score of both is finite: a NaN compares false with everything, so it would pass.
+
+The decision and its reasons are written on the candidate version as tags, promoted or not. Only
+a registry that says the model or its alias does not exist means "no champion yet"; any other
+registry failure stops the promotion with an error, and the alias stays where it was.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import math
+from collections.abc import Callable
 
 import numpy as np
 
-from corridos.errors import BadInputError, ModelError
+from corridos.errors import BadInputError, ConfigError, ModelError
+from corridos.generation.evaluation import EvaluationConfig, RealSongs
 from corridos.mlops.cluster import CHAMPION_ALIAS, REGISTERED_MODEL_NAME
 from corridos.symbolic.sequences import NoteArrays, to_arrays
 
+MARKOV_BASELINE = "the order-2 Markov baseline"
 
-@dataclasses.dataclass
+
+@dataclasses.dataclass(frozen=True)
 class PromotionConfig:
+    """The gate's rules. Margin, tolerances and cap must be finite and >= 0 (ConfigError when the
+    config is built): a negative margin would promote a worse model, and `promotion_margin` is a
+    pipeline parameter anyone can set in the KFP UI."""
+
     # Bits per note: comparable across vocabularies, and for one vocabulary it ranks models
     # exactly as NLL per event does (same events, same notes).
     margin_bits_per_note: float = 0.05
-    samples: int = 4
-    sample_seconds: float = 20.0
-    seed: int = 0
+    # C2ST AUC and in-scale ratio may be this much worse than the opponent's: both are estimated
+    # from a few sampled pieces, so two equal models differ by about this much from seed to seed.
+    c2st_tolerance: float = 0.02
+    in_scale_tolerance: float = 0.02
+    # Share of the samples' 8-grams found in the training songs. Issue 11 measured 0.04 for real
+    # songs of other artists and 0.23 for an order-2 Markov chain: above 0.10 a model quotes its
+    # training songs rather than writing in their style.
+    max_copy_rate: float = 0.10
+    # How the samples are drawn and scored: as `corridos evaluate` does, so the gate judges the
+    # figures its report shows (8 pieces of 30 s, one C2ST window each).
+    evaluation: EvaluationConfig = dataclasses.field(default_factory=EvaluationConfig)
     # Sanity checks on the candidate's samples: no stuck loops, not silent, not a blur of notes.
     max_repetition_ratio: float = 0.5
     min_notes_per_second: float = 0.5
     max_notes_per_second: float = 25.0
     model_name: str = REGISTERED_MODEL_NAME
+
+    def __post_init__(self) -> None:
+        for name in ("margin_bits_per_note", "c2st_tolerance", "in_scale_tolerance", "max_copy_rate"):
+            value = getattr(self, name)
+            if not (isinstance(value, int | float) and math.isfinite(value) and value >= 0):
+                raise ConfigError(f"promotion {name} {value!r}: must be a finite number >= 0")
+
+
+@dataclasses.dataclass(frozen=True)
+class Scores:
+    """One model's figures for the gate."""
+
+    bits_per_note: float | None  # of the validation songs under the model; None: no likelihood (Markov)
+    c2st_auc: float  # a classifier telling its samples from the validation songs: 0.5 = cannot
+    in_scale_ratio: float  # of its samples
+    copy_rate: float  # share of its samples' 8-grams found in the training songs
+    sanity: dict[str, float]  # sample_sanity's figures
+
+    def not_finite(self, fields: tuple[str, ...]) -> list[str]:
+        """'name=value' for each of `fields` (a sanity figure by its own name) that is NaN or infinite."""
+        values = {**self.sanity, **{f.name: getattr(self, f.name) for f in dataclasses.fields(self)}}
+        return [f"{name}={values[name]}" for name in fields if values[name] is None or not math.isfinite(values[name])]
+
+
+# The figures compared with a champion's (the Markov baseline's: all but bits per note); the
+# candidate's own checks add the rest.
+COMPARED = ("bits_per_note", "c2st_auc", "in_scale_ratio")
+BASELINE_COMPARED = ("c2st_auc", "in_scale_ratio")
+CANDIDATE_CHECKED = (*COMPARED, "copy_rate", "repetition_ratio", "min_notes_per_second", "max_notes_per_second")
+
+Scorer = Callable[[str, RealSongs, PromotionConfig], Scores]  # (models:/ URI, songs, config)
+BaselineScorer = Callable[[RealSongs, PromotionConfig], Scores]
 
 
 @dataclasses.dataclass
@@ -38,10 +103,10 @@ class Decision:
     promoted: bool
     reasons: list[str]
     candidate_version: str
-    champion_version: str | None
-    candidate_bits_per_note: float
-    champion_bits_per_note: float | None
-    sanity: dict[str, float]
+    champion_version: str | None  # the champion when the gate ran; None: there was none
+    opponent: str  # what the candidate was compared with: "version N" or MARKOV_BASELINE
+    candidate: Scores | None  # None when not scored (it is the champion already)
+    opponent_scores: Scores | None
 
 
 def register(run_id: str, model_name: str = REGISTERED_MODEL_NAME) -> str:
@@ -66,64 +131,194 @@ def champion(model_name: str = REGISTERED_MODEL_NAME) -> RegisteredVersion:
     """The version behind the champion alias; ModelError saying why when there is none, or the
     store cannot be read."""
     import mlflow
+
+    found = current_champion(model_name)
+    if found is None:
+        raise ModelError(f"no model behind models:/{model_name}@{CHAMPION_ALIAS} at {mlflow.get_tracking_uri()}")
+    return found
+
+
+def current_champion(model_name: str = REGISTERED_MODEL_NAME) -> RegisteredVersion | None:
+    """The version behind the champion alias, or None when the registry says the model or the
+    alias does not exist. Any other failure (a 5xx, a server that does not answer) is a
+    ModelError: it must never pass for "no champion", which would promote without a comparison."""
+    import mlflow
     from mlflow.exceptions import MlflowException
 
     try:
         found = mlflow.MlflowClient().get_model_version_by_alias(model_name, CHAMPION_ALIAS)
-        return RegisteredVersion(str(found.version), found.run_id)
     except MlflowException as error:
+        if _means_missing(error):
+            return None
         raise ModelError(
-            f"no model behind models:/{model_name}@{CHAMPION_ALIAS} at {mlflow.get_tracking_uri()}: {error.message}"
+            f"cannot read models:/{model_name}@{CHAMPION_ALIAS} at {mlflow.get_tracking_uri()}: {error.message}"
         ) from error
+    return RegisteredVersion(str(found.version), found.run_id)
 
 
-def set_champion(version: str, model_name: str = REGISTERED_MODEL_NAME) -> None:
-    """Point the champion alias at `version`. `promote` calls it when the gate lets a candidate
-    through; called directly, it skips the gate (a store the gate has not filled: tests, demos)."""
-    import mlflow
-
-    mlflow.MlflowClient().set_registered_model_alias(model_name, CHAMPION_ALIAS, str(version))
+def _means_missing(error) -> bool:
+    """Whether an MlflowException says the registered model, or its alias, does not exist. MLflow
+    answers a missing model with RESOURCE_DOES_NOT_EXIST, a missing alias with
+    INVALID_PARAMETER_VALUE "Registered model alias NAME not found." (file, sqlite and REST stores)."""
+    return error.error_code == "RESOURCE_DOES_NOT_EXIST" or (
+        error.error_code == "INVALID_PARAMETER_VALUE" and f"alias {CHAMPION_ALIAS} not found" in error.message
+    )
 
 
 def promote(
-    candidate_version: str, reference: list[NoteArrays], config: PromotionConfig = PromotionConfig()
+    candidate_version: str,
+    songs: RealSongs,
+    config: PromotionConfig = PromotionConfig(),
+    scorer: Scorer | None = None,
+    baseline: BaselineScorer | None = None,
 ) -> Decision:
-    """Score candidate and champion on `reference` songs; move the alias if the candidate wins."""
+    """Score candidate and opponent on `songs`; move the alias if the candidate wins (see the
+    module's doc). `scorer` and `baseline` default to score_model and score_markov_baseline;
+    tests replace them. ModelError, with the alias unmoved, when the registry cannot be read."""
     import mlflow
 
-    from corridos.mlops import packaging, tracking
+    from corridos.mlops import tracking
 
-    tracking.configure()
+    mlflow.set_tracking_uri(tracking.tracking_uri())  # no experiment: the gate logs no run
     client = mlflow.MlflowClient()
-    candidate = packaging.load(f"models:/{config.model_name}/{candidate_version}")
-    candidate_bits = bits_per_note(*candidate, reference)
-    sanity = sample_sanity(*candidate, config)
-    reasons = sanity_problems(sanity, config)
-    try:
-        current: str | None = champion(config.model_name).version
-    except ModelError:
-        current = None
-    champion_bits = None
-    if current == str(candidate_version):
-        reasons.append(f"version {candidate_version} is already the champion")
-    elif current is not None:
-        champion_bits = bits_per_note(*packaging.load(f"models:/{config.model_name}@{CHAMPION_ALIAS}"), reference)
-        if candidate_bits > champion_bits - config.margin_bits_per_note:
-            reasons.append(
-                f"not better by the margin: {candidate_bits:.4f} bits/note vs the champion's "
-                f"{champion_bits:.4f} (margin {config.margin_bits_per_note})"
-            )
-    promoted = not reasons
-    if promoted:
-        reasons.append(
-            "no champion yet"
-            if current is None
-            else f"better than version {current}: {candidate_bits:.4f} < {champion_bits:.4f} bits/note"
+    candidate_version = str(candidate_version)
+    current = current_champion(config.model_name)
+    champion_version = None if current is None else current.version
+    opponent = MARKOV_BASELINE if champion_version is None else f"version {champion_version}"
+    if champion_version == candidate_version:
+        decision = Decision(
+            False, [f"{opponent} is already the champion"], candidate_version, champion_version, opponent, None, None
         )
-        set_champion(candidate_version, config.model_name)
-    decision = Decision(promoted, reasons, str(candidate_version), current, candidate_bits, champion_bits, sanity)
+    else:
+        score = scorer or score_model
+        candidate = score(f"models:/{config.model_name}/{candidate_version}", songs, config)
+        # by version, not by alias: the alias may move while this runs
+        against = (
+            (baseline or score_markov_baseline)(songs, config)
+            if champion_version is None
+            else score(f"models:/{config.model_name}/{champion_version}", songs, config)
+        )
+        reasons = refusals(candidate, against, opponent, config)
+        moved = current_champion(config.model_name)
+        if not reasons and moved != current:
+            reasons = [f"the champion moved to {moved.version if moved else 'none'} while the gate ran: run it again"]
+        decision = Decision(
+            not reasons,
+            reasons or [victory(candidate, against, opponent, config)],
+            candidate_version,
+            champion_version,
+            opponent,
+            candidate,
+            against,
+        )
+    if decision.promoted:
+        client.set_registered_model_alias(config.model_name, CHAMPION_ALIAS, candidate_version)
     _record(client, config.model_name, decision)
     return decision
+
+
+def refusals(candidate: Scores, opponent: Scores, name: str, config: PromotionConfig) -> list[str]:
+    """Why the candidate may not replace `opponent` (called `name` in the reasons); [] when it may."""
+    baseline = name == MARKOV_BASELINE
+    broken = [f"the candidate's {value}" for value in candidate.not_finite(CANDIDATE_CHECKED)]
+    broken += [f"{name}'s {value}" for value in opponent.not_finite(BASELINE_COMPARED if baseline else COMPARED)]
+    if broken:  # NaN compares false with everything: no comparison below would refuse it
+        return [f"scores not finite: {', '.join(broken)}"]
+    problems = (
+        _baseline_refusals(candidate, opponent) if baseline else _champion_refusals(candidate, opponent, name, config)
+    )
+    if candidate.in_scale_ratio < opponent.in_scale_ratio - config.in_scale_tolerance:
+        problems.append(
+            f"in-scale ratio worse: {candidate.in_scale_ratio:.3f} vs {name}'s {opponent.in_scale_ratio:.3f} "
+            f"(tolerance {config.in_scale_tolerance})"
+        )
+    if candidate.copy_rate > config.max_copy_rate:
+        problems.append(
+            f"copies its training songs: 8-gram copy rate {candidate.copy_rate:.3f} > {config.max_copy_rate}"
+        )
+    return problems + sanity_problems(candidate.sanity, config)
+
+
+def _champion_refusals(candidate: Scores, champion: Scores, name: str, config: PromotionConfig) -> list[str]:
+    bits, best = candidate.bits_per_note, champion.bits_per_note
+    assert bits is not None and best is not None  # refusals() refuses a missing one before
+    problems = []
+    if bits > best - config.margin_bits_per_note:
+        problems.append(
+            f"bits/note not better by the margin: {bits:.4f} vs {name}'s {best:.4f} "
+            f"(margin {config.margin_bits_per_note})"
+        )
+    if candidate.c2st_auc > champion.c2st_auc + config.c2st_tolerance:
+        problems.append(
+            f"C2ST AUC worse: {candidate.c2st_auc:.3f} vs {name}'s {champion.c2st_auc:.3f} "
+            f"(tolerance {config.c2st_tolerance})"
+        )
+    return problems
+
+
+def _baseline_refusals(candidate: Scores, baseline: Scores) -> list[str]:
+    if candidate.c2st_auc < baseline.c2st_auc:
+        return []
+    return [f"does not beat {MARKOV_BASELINE}: C2ST AUC {candidate.c2st_auc:.3f} vs its {baseline.c2st_auc:.3f}"]
+
+
+def victory(candidate: Scores, opponent: Scores, name: str, config: PromotionConfig) -> str:
+    """The reason written on a promoted version: what it beat, by how much."""
+    if name == MARKOV_BASELINE:
+        beaten = (
+            f"no champion yet; beats {MARKOV_BASELINE}: C2ST AUC {candidate.c2st_auc:.3f} vs {opponent.c2st_auc:.3f}"
+        )
+    else:
+        beaten = (
+            f"better than {name}: {candidate.bits_per_note:.4f} vs {opponent.bits_per_note:.4f} bits/note "
+            f"(margin {config.margin_bits_per_note}), C2ST AUC {candidate.c2st_auc:.3f} vs {opponent.c2st_auc:.3f}"
+        )
+    return (
+        f"{beaten}, in-scale {candidate.in_scale_ratio:.3f} vs {opponent.in_scale_ratio:.3f}, "
+        f"copy rate {candidate.copy_rate:.3f} <= {config.max_copy_rate}"
+    )
+
+
+def score_model(model_uri: str, songs: RealSongs, config: PromotionConfig) -> Scores:
+    """The gate's figures for a registered generator: likelihood of the reference songs, and its
+    sampled pieces judged against the songs."""
+    from corridos.generation.sampling import Sampler
+    from corridos.mlops import packaging
+
+    model, vocabulary = packaging.load(model_uri)
+    pieces = Sampler(model, vocabulary).generate(config.evaluation.sampling, config.evaluation.samples)
+    bits = bits_per_note(model, vocabulary, songs.reference)
+    return score_pieces(bits, [to_arrays(piece) for piece in pieces], songs, config)
+
+
+def score_markov_baseline(songs: RealSongs, config: PromotionConfig) -> Scores:
+    """The first champion's opponent: an order-2 Markov chain trained on the train split's
+    tokens, its sampled pieces judged as a model's are (it gives no likelihood to compare)."""
+    from corridos.generation.markov import MarkovChain
+
+    evaluation = config.evaluation
+    if songs.training_tokens is None or songs.training_vocabulary is None:
+        raise ConfigError(f"the Markov baseline needs the train split's songs: {songs.absent}")
+    chain = MarkovChain.fit(songs.training_tokens, evaluation.markov_order)
+    pieces = chain.generate(
+        songs.training_vocabulary, evaluation.sampling.seconds, evaluation.samples, evaluation.sampling.seed
+    )
+    return score_pieces(None, pieces, songs, config)
+
+
+def score_pieces(bits: float | None, pieces: list[NoteArrays], songs: RealSongs, config: PromotionConfig) -> Scores:
+    """Scores of a generator that reached `bits` per note on the reference songs and sampled
+    `pieces`, judged by the evaluation's own scoring (a copy rate of NaN without training songs)."""
+    from corridos.generation.evaluation import score_samples
+
+    scored = score_samples(pieces, songs, config.evaluation)
+    return Scores(
+        bits_per_note=bits,
+        c2st_auc=scored["c2st"]["auc"],
+        in_scale_ratio=scored["samples"]["in_scale_ratio"],
+        copy_rate=math.nan if scored["copy_rate"] is None else scored["copy_rate"],
+        sanity=sample_sanity(pieces, config),
+    )
 
 
 def bits_per_note(model, vocabulary, reference: list[NoteArrays]) -> float:
@@ -139,18 +334,15 @@ def bits_per_note(model, vocabulary, reference: list[NoteArrays]) -> float:
     return float(likelihood(model, vocabulary, songs)["bits_per_note"])
 
 
-def sample_sanity(model, vocabulary, config: PromotionConfig) -> dict[str, float]:
+def sample_sanity(pieces: list[NoteArrays], config: PromotionConfig) -> dict[str, float]:
+    """The figures the sanity checks read, over a model's sampled pieces."""
     from corridos.generation.features import repetition_ratio
-    from corridos.generation.sampling import SampleConfig, Sampler
 
-    pieces = Sampler(model, vocabulary).generate(
-        SampleConfig(seconds=config.sample_seconds, seed=config.seed), config.samples
-    )
-    notes = [to_arrays(p) for p in pieces]
+    rates = [len(notes) / config.evaluation.sampling.seconds for notes in pieces]
     return {
-        "repetition_ratio": float(np.max([repetition_ratio(n) for n in notes])),
-        "min_notes_per_second": float(np.min([len(n) / config.sample_seconds for n in notes])),
-        "max_notes_per_second": float(np.max([len(n) / config.sample_seconds for n in notes])),
+        "repetition_ratio": float(np.max([repetition_ratio(notes) for notes in pieces])),
+        "min_notes_per_second": float(np.min(rates)),
+        "max_notes_per_second": float(np.max(rates)),
     }
 
 
@@ -172,26 +364,32 @@ def sanity_problems(sanity: dict[str, float], config: PromotionConfig) -> list[s
 
 
 def _record(client, model_name: str, decision: Decision) -> None:
+    """The decision as tags on the candidate version: promoted or refused, the reasons, both scores."""
     tags = {
         "promotion.decision": "promoted" if decision.promoted else "refused",
         "promotion.reasons": json.dumps(decision.reasons),
-        "promotion.candidate_bits_per_note": f"{decision.candidate_bits_per_note:.6f}",
         "promotion.champion_version": decision.champion_version or "",
-        "promotion.champion_bits_per_note": ""
-        if decision.champion_bits_per_note is None
-        else f"{decision.champion_bits_per_note:.6f}",
-        "promotion.sanity": json.dumps(decision.sanity),
+        "promotion.opponent": decision.opponent,
+        "promotion.candidate_scores": json.dumps(_plain(decision.candidate)),
+        "promotion.opponent_scores": json.dumps(_plain(decision.opponent_scores)),
     }
     for key, value in tags.items():
         client.set_model_version_tag(model_name, decision.candidate_version, key, value)
 
 
-def reference_from_dataset(dataset_dir, split: str = "validation") -> list[NoteArrays]:
-    """The notes of a dataset split's songs: what both candidate and champion are scored on."""
+def _plain(scores: Scores | None) -> dict | None:
+    return None if scores is None else dataclasses.asdict(scores)
+
+
+def songs_from_dataset(dataset_dir, config: PromotionConfig) -> RealSongs:
+    """A dataset's validation songs (the reference) and train songs: what candidate and opponent
+    are judged on."""
+    from corridos.generation.evaluation import real_songs
     from corridos.symbolic.dataset import load_dataset
 
-    dataset = load_dataset(dataset_dir)
-    songs = dataset.songs(split)
-    if not songs:
-        raise BadInputError(str(dataset_dir), f"no songs in the {split} split to compare models on")
-    return [to_arrays(dataset.vocabulary.decode(tokens)) for tokens in songs.values()]
+    songs = real_songs(dataset_dir, None, load_dataset(dataset_dir).vocabulary, config.evaluation)
+    if not songs.reference:
+        raise BadInputError(str(dataset_dir), f"no songs in the {config.evaluation.split} split to judge models on")
+    if songs.training_tokens is None:
+        raise BadInputError(str(dataset_dir), songs.absent)
+    return songs

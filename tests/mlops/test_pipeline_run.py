@@ -47,8 +47,11 @@ def test_pipeline_runs_end_to_end_against_mlflow_server(mlflow_server, tmp_path,
     )
     decision = run_local(corridos_pipeline, arguments, tmp_path / "runs")
 
-    assert decision["candidate_version"] == "1" and decision["promoted"], decision
-    assert registry.champion("pipeline-test-generator").version == "1"
+    # a WaveNet trained for 6 steps must not become the first champion: it loses to the Markov baseline
+    assert decision["candidate_version"] == "1" and not decision["promoted"], decision
+    assert decision["opponent"] == registry.MARKOV_BASELINE and decision["candidate"]["c2st_auc"] > 0.5
+    assert any(reason.startswith(f"does not beat {registry.MARKOV_BASELINE}") for reason in decision["reasons"])
+    assert registry.current_champion("pipeline-test-generator") is None
 
     parents = mlflow.search_runs(
         experiment_names=["corridos"], filter_string="tags.stage = 'pipeline'", output_format="list"

@@ -39,7 +39,7 @@ def started(registry):
             "generate": post_json(url, "generate", SHORT_PIECE),
         }
         mlflow.set_tracking_uri(registry["uri"])
-        model_registry.set_champion(registry["versions"][0], SERVED_MODEL_NAME)
+        local.set_champion_bypassing_gate(registry["versions"][0], SERVED_MODEL_NAME)
         reloaded = post_json(url, "reload", {}, timeout=300)
         assert reloaded.status_code == 200 and reloaded.json()["ready"], reloaded.text
         yield url, before

@@ -410,11 +410,11 @@ def test_deleted_artifacts_are_reported_with_the_version_and_path_and_the_old_mo
     mlflow.set_tracking_uri(registry["uri"])
     artifacts.rename(hidden)
     try:
-        model_registry.set_champion(other, MODEL_NAME)
+        local.set_champion_bypassing_gate(other, MODEL_NAME)
         status = post_json(service, "reload", {}, timeout=120).json()
     finally:
         hidden.rename(artifacts)
-        model_registry.set_champion(serving, MODEL_NAME)
+        local.set_champion_bypassing_gate(serving, MODEL_NAME)
     assert status["ready"] and status["version"] == serving
     source = mlflow.MlflowClient().get_model_version(MODEL_NAME, other).source
     assert f"version {other} (models:/{MODEL_NAME}/{other}, artifacts at {source})" in status["problem"], status
@@ -427,7 +427,7 @@ def test_moving_the_alias_and_reloading_serves_the_new_version(service, registry
     """Runs last in this module: it leaves the alias on the second version."""
     new = registry["versions"][1]
     mlflow.set_tracking_uri(registry["uri"])
-    model_registry.set_champion(new, MODEL_NAME)
+    local.set_champion_bypassing_gate(new, MODEL_NAME)
     assert post_json(service, "reload", {}, timeout=300).json()["version"] == str(new)
     assert post_json(service, "info", {}).json()["version"] == str(new) == champion_version(registry)
     assert post_json(service, "generate", SHORT).headers["X-Model-Version"] == str(new)
@@ -534,7 +534,7 @@ def test_a_tracking_server_stopped_mid_run_leaves_the_model_serving(registry, tm
     """A real `mlflow server` on the registry's store: the service loads the champion from it, the
     server stops, and the service keeps serving, reloads in seconds and says why."""
     mlflow.set_tracking_uri(registry["uri"])
-    model_registry.set_champion(registry["versions"][0], MODEL_NAME)
+    local.set_champion_bypassing_gate(registry["versions"][0], MODEL_NAME)
     port = free_port()
     command = [Path(sys.executable).parent / "mlflow", "server", "--backend-store-uri", registry["uri"]]
     command += ["--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
