@@ -4,7 +4,9 @@ stages' test set, with the true requinto stem and notes for every mixture.
 A mixture is an excerpt of a corpus song: its cleaned lead line played by a nylon guitar (the
 requinto), over an accompaniment made of the notes the cleaning removed (low notes on a bass,
 the rest on a steel-string guitar, as the bajo sexto/quinto). Each excerpt gets a random
-transposition, tempo change and stem gains. Runs in the main environment (note-seq).
+transposition, tempo change and stem gains, and, when `augmentation.enabled`, random effects
+(corridos.audio.augmentation: detune, vibrato, room, EQ tilt, level, noise, MP3), seeded per
+mixture. Runs in the main environment (note-seq, pedalboard).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import numpy as np
 from corridos import config as config_io
 from corridos import storage
 from corridos.audio import io as audio_io
+from corridos.audio.augmentation import AugmentationConfig, augment
 from corridos.constants import (
     AUDIO_SAMPLE_RATE,
     MIDI_SUFFIXES,
@@ -55,6 +58,7 @@ class MixtureConfig:
     bass_pitch_max: int = 47
     seed: int = 0
     cleaning: CleaningConfig = dataclasses.field(default_factory=CleaningConfig)
+    augmentation: AugmentationConfig = dataclasses.field(default_factory=AugmentationConfig)
 
 
 @dataclasses.dataclass
@@ -77,6 +81,8 @@ class Mixture:
     accompaniment_gain_db: float
     lead_notes: int
     seconds: float
+    # The effects drawn for this mixture (corridos.audio.augmentation), none when it is off.
+    effects: dict[str, dict[str, float]] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass
@@ -164,10 +170,13 @@ def _render_mixture(song: Song, index: str, split: str, out_dir: Path, config: M
         frames,
     )
     band *= _db(gains[1])
+    # Seeded by the mixture, not drawn from `rng`: turning effects on or off keeps the excerpts.
+    augmented = augment(requinto, band, AUDIO_SAMPLE_RATE, config.augmentation, [config.seed, int(index)])
     # One factor for all three, so the stems still add up to the mix exactly.
-    headroom = min(1.0, 0.9 / max(float(np.abs(requinto + band).max()), 1e-9))
+    headroom = min(1.0, 0.9 / max(float(np.abs(augmented.mix).max()), 1e-9))
     name = f"{index}-{_safe(song.name)}"
-    for stem, audio in (("mix", requinto + band), ("requinto", requinto), ("accompaniment", band)):
+    stems = (("mix", augmented.mix), ("requinto", augmented.requinto), ("accompaniment", augmented.accompaniment))
+    for stem, audio in stems:
         audio_io.write_wav(out_dir / stem / f"{name}.wav", audio * headroom, AUDIO_SAMPLE_RATE)
     write_notes_midi([(lead, NYLON_GUITAR_PROGRAM)], out_dir / REFERENCE_DIR / f"{name}.mid")
     return Mixture(
@@ -180,6 +189,7 @@ def _render_mixture(song: Song, index: str, split: str, out_dir: Path, config: M
         round(gains[1], 2),
         len(lead),
         config.seconds + config.tail_seconds,
+        augmented.effects,
     )
 
 
