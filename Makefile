@@ -100,6 +100,34 @@ demo-audio: setup  ## the audio stages on synthetic mixtures: render, train a ti
 	@$(DEMO_STEP) audio-evaluate -- \
 	  $(MAIN_ENV)/bin/corridos audio evaluate $(DEMO_AUDIO)/mixtures --model $(DEMO_AUDIO)/separator --out $(DEMO_AUDIO)/evaluation
 
+# The separator presets beyond the demo's tiny one (corridos/audio/separation.py PRESETS): each
+# renders its own mixtures with random effects (corridos/audio/augmentation.py), trains, and scores
+# the held-out mixtures; logs in $(RUNS)/separator-<preset>/logs. A finished step is skipped.
+SEPARATOR_SONGS_cpu := 160
+SEPARATOR_SONGS_gpu := 231
+SEPARATOR_SECONDS_cpu := 12
+SEPARATOR_SECONDS_gpu := 24
+SEPARATOR_STEP = $(MAIN_ENV)/bin/corridos demo step --logs $(RUNS)/separator-$*/logs
+.PHONY: separator-cpu separator-gpu
+.PRECIOUS: $(RUNS)/separator-%/mixtures/mixtures.json $(RUNS)/separator-%/separator/training.json
+separator-cpu: setup $(RUNS)/separator-cpu/evaluation/evaluation.json  ## train and score the 2-core separator preset (about an hour)
+separator-gpu: setup $(RUNS)/separator-gpu/evaluation/evaluation.json  ## train and score the GPU-node separator preset (Spleeter's full size)
+
+$(RUNS)/separator-%/mixtures/mixtures.json:
+	@rm -rf $(RUNS)/separator-$*/mixtures
+	@$(SEPARATOR_STEP) render -- $(MAIN_ENV)/bin/corridos audio render $(CORPUS) --out $(RUNS)/separator-$*/mixtures \
+	  --songs $(SEPARATOR_SONGS_$*) --set seconds=$(SEPARATOR_SECONDS_$*) --set augmentation.enabled=true
+
+$(RUNS)/separator-%/separator/training.json: $(RUNS)/separator-%/mixtures/mixtures.json
+	@rm -rf $(RUNS)/separator-$*/separator
+	@$(SEPARATOR_STEP) train -- $(MAIN_ENV)/bin/corridos audio train-separator $(RUNS)/separator-$*/mixtures \
+	  --model-dir $(RUNS)/separator-$*/separator --preset $*
+
+$(RUNS)/separator-%/evaluation/evaluation.json: $(RUNS)/separator-%/separator/training.json
+	@$(SEPARATOR_STEP) evaluate -- $(MAIN_ENV)/bin/corridos audio evaluate $(RUNS)/separator-$*/mixtures \
+	  --model $(RUNS)/separator-$*/separator --out $(RUNS)/separator-$*/evaluation
+	@tail -n 4 $(RUNS)/separator-$*/logs/evaluate.log
+
 .PHONY: k8s-tools k8s-secrets image-system images test-images
 K8S_TOOLS := k8s/tools
 IMAGES ?= audio light train serving

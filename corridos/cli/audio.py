@@ -60,7 +60,7 @@ def render(
 def train_separator(
     data: Path = typer.Argument(..., help="Rendered mixtures folder (train.csv, validation.csv)."),
     model_dir: Path = typer.Option(..., help="New folder for the model."),
-    preset: str = typer.Option("tiny", help="'tiny' (CPU, tests and demo) or 'full' (GPU nodes)."),
+    preset: str = typer.Option("tiny", help="'tiny' (tests and demo), 'cpu' (2 cores, an hour) or 'gpu' (GPU node)."),
     set_: list[str] = typer.Option([], "--set", help="Override a SeparatorTrainingConfig field, e.g. steps=50."),
 ) -> None:
     """Train a requinto/accompaniment Spleeter model."""
