@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from corridos.constants import REQUINTO_PITCH_MAX, TRANSCRIPTION_PITCH_MIN
+from corridos.tablature.instrument import REQUINTO
 
 ONSET_TOLERANCE_SECONDS = 0.05
 
@@ -36,7 +36,7 @@ def sdr(reference: np.ndarray, estimate: np.ndarray) -> float:
 
 
 def midi_notes(
-    path: str | Path, pitch_min: int = TRANSCRIPTION_PITCH_MIN, pitch_max: int = REQUINTO_PITCH_MAX
+    path: str | Path, pitch_min: int = REQUINTO.lowest_pitch(0), pitch_max: int = REQUINTO.highest_pitch()
 ) -> np.ndarray:
     """(n, 3) rows of onset, offset, pitch of the pitched notes in a MIDI file, within the range."""
     import pretty_midi

@@ -97,9 +97,12 @@ def tune_transcription(
 ) -> list[dict]:
     """Note F1 of the solo requinto renders of `split` for each threshold pair, best first.
 
-    Tune on the train split and score on validation (`evaluate`), so the reported F1 is held out.
+    Tune on the train split and score on validation (`evaluate`), so the reported F1 is held out;
+    mixtures with the held-out font (corridos.audio.soundfonts) are refused.
     """
     mixtures = load_mixtures(mixtures_dir)
+    if any(m.instruments.held_out() for m in mixtures.mixtures if m.split == split):
+        raise BadInputError(str(mixtures_dir), f"its {split} mixtures use the held-out font: evaluation only")
     pairs = [[str(a), str(r)] for a, r in zip(mixtures.paths("requinto", split), mixtures.references(split))]
     if not pairs:
         raise BadInputError(str(mixtures_dir), f"no {split} mixtures")

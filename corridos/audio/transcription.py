@@ -19,9 +19,10 @@ from corridos import config as config_io
 from corridos import storage
 from corridos.audio import io as audio_io
 from corridos.audio.io import AudioLimits, AudioSource
-from corridos.constants import NYLON_GUITAR_PROGRAM, REQUINTO_PITCH_MAX, TRANSCRIPTION_PITCH_MIN
+from corridos.constants import NYLON_GUITAR_PROGRAM
 from corridos.errors import BadInputError, ModelError
 from corridos.manifest import StageResult
+from corridos.tablature.instrument import REQUINTO
 
 MIDI_DIR = "midi"
 # Windows of audio sent to onnxruntime per call: batching amortises the per-call overhead.
@@ -37,8 +38,9 @@ class TranscriptionConfig:
     onset_threshold: float = 0.75
     frame_threshold: float = 0.6
     min_note_seconds: float = 0.05
-    pitch_min: int = TRANSCRIPTION_PITCH_MIN
-    pitch_max: int = REQUINTO_PITCH_MAX
+    # The requinto's whole range, open low A string to the top fret (the tablature's numbers).
+    pitch_min: int = REQUINTO.lowest_pitch(0)
+    pitch_max: int = REQUINTO.highest_pitch()
     # Basic Pitch's "melodia trick": extends notes through weak frames, removes spurious blips.
     melodia_trick: bool = True
     limits: AudioLimits = dataclasses.field(default_factory=AudioLimits)
