@@ -88,7 +88,7 @@ def transcription_statistics(
     seconds: float,
     pitch_min: int = REQUINTO.lowest_pitch(0),
     pitch_max: int = REQUINTO.highest_pitch(),
-) -> dict[str, float]:
+) -> dict[str, float | None]:
     """Label-free figures of a transcription, (n, 3) rows of onset, offset, pitch, of `seconds` of
     audio transcribed within [pitch_min, pitch_max].
 
