@@ -7,7 +7,7 @@ UV_VERSION := 0.13.9
 UV := .tools/bin/uv
 MAIN_ENV := .venv
 AUDIO_ENV := .venv-audio
-APT_PACKAGES := fluidsynth fluid-soundfont-gm ffmpeg radosgw ceph-mon ceph-osd postgresql
+APT_PACKAGES := fluidsynth fluid-soundfont-gm fluidr3mono-gm-soundfont musescore-general-soundfont timgm6mb-soundfont ffmpeg radosgw ceph-mon ceph-osd postgresql
 CORPUS ?= ../shared/datasets/corridos-midi
 RUNS ?= runs
 export UV_PYTHON_DOWNLOADS := never
@@ -31,7 +31,7 @@ define apt_install
 	fi
 endef
 
-system:  ## Debian packages: fluidsynth, the GM soundfont, ffmpeg; Ceph's S3 gateway and PostgreSQL for tests
+system:  ## Debian packages: fluidsynth, the SoundFonts (corridos/audio/soundfonts.py), ffmpeg; Ceph's S3 gateway and PostgreSQL for tests
 	$(call apt_install,$(APT_PACKAGES))
 
 $(UV):

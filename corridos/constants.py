@@ -3,10 +3,10 @@
 from pathlib import Path
 
 # The requinto's useful range. The corpus cleaning keeps 52-93 (measured, docs/FACTS.md: below 52 is
-# bass and rhythm-guitar bleed); transcription of separated audio keeps 55-93.
+# bass and rhythm-guitar bleed). The audio side uses the instrument's own range instead
+# (corridos.tablature.instrument.REQUINTO).
 REQUINTO_PITCH_MIN = 52
 REQUINTO_PITCH_MAX = 93
-TRANSCRIPTION_PITCH_MIN = 55
 
 # General MIDI program 24: acoustic guitar (nylon), the closest GM sound to a requinto.
 NYLON_GUITAR_PROGRAM = 24
@@ -17,7 +17,6 @@ AUDIO_SUFFIXES = (".wav", ".mp3", ".flac", ".ogg")
 # Velocity written for decoded notes when the vocabulary carries no velocity.
 DEFAULT_VELOCITY = 80
 
-SOUNDFONT_PATH = Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")
 AUDIO_SAMPLE_RATE = 44100
 
 # Where local runs put everything they make (datasets, MLflow store, pipeline artifacts).

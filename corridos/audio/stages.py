@@ -21,11 +21,12 @@ from corridos.audio import io as audio_io
 from corridos.audio import metrics as audio_metrics
 from corridos.audio.separation import PRESETS, SeparationConfig, SeparatorTrainingConfig
 from corridos.audio.synthesis import REFERENCE_DIR, load_mixtures
-from corridos.audio.transcription import MIDI_DIR, TranscriptionConfig
+from corridos.audio.transcription import BASIC_PITCH_THRESHOLDS, MIDI_DIR, TranscriptionConfig
 from corridos.errors import BadInputError
 from corridos.manifest import StageResult
 
 EVALUATION = "evaluation.json"
+RECORDINGS_REPORT = "report.json"
 
 
 def train_separator(
@@ -97,9 +98,12 @@ def tune_transcription(
 ) -> list[dict]:
     """Note F1 of the solo requinto renders of `split` for each threshold pair, best first.
 
-    Tune on the train split and score on validation (`evaluate`), so the reported F1 is held out.
+    Tune on the train split and score on validation (`evaluate`), so the reported F1 is held out;
+    mixtures with the held-out font (corridos.audio.soundfonts) are refused.
     """
     mixtures = load_mixtures(mixtures_dir)
+    if any(m.instruments.held_out() for m in mixtures.mixtures if m.split == split):
+        raise BadInputError(str(mixtures_dir), f"its {split} mixtures use the held-out font: evaluation only")
     pairs = [[str(a), str(r)] for a, r in zip(mixtures.paths("requinto", split), mixtures.references(split))]
     if not pairs:
         raise BadInputError(str(mixtures_dir), f"no {split} mixtures")
@@ -111,6 +115,52 @@ def tune_transcription(
         config=config,
         progress=progress,
     )
+
+
+def threshold_pairs(config: TranscriptionConfig) -> dict[str, tuple[float, float]]:
+    """The thresholds every comparison reports: `config`'s, then Basic Pitch's own."""
+    return {"chosen": (config.onset_threshold, config.frame_threshold), "basic-pitch": BASIC_PITCH_THRESHOLDS}
+
+
+def report_recordings(
+    inputs: list[str],
+    out_dir: str | Path,
+    config: TranscriptionConfig = TranscriptionConfig(),
+    progress: bool = True,
+) -> StageResult:
+    """Transcribe real recordings at `config`'s thresholds and at Basic Pitch's, and measure what
+    needs no labels (audio_metrics.transcription_statistics) per file and thresholds. Writes
+    out_dir/report.json; the result's report is its "rows" (one per file and thresholds), bad
+    files are skipped with the reason. Nothing here tunes anything: there is no truth to tune to."""
+    pairs = threshold_pairs(config)
+    entries = bridge.call(
+        "corridos.audio.transcription:transcribe_at_thresholds",
+        inputs=inputs,
+        thresholds=list(pairs.values()),
+        config=config,
+        progress=progress,
+    )
+    rows = [
+        {
+            "name": entry["name"],
+            "thresholds": label,
+            "onset_threshold": onset,
+            "frame_threshold": frame,
+            "seconds": entry["seconds"],
+            **audio_metrics.transcription_statistics(
+                np.array(notes, dtype=np.float64).reshape(-1, 3), entry["seconds"], config.pitch_min, config.pitch_max
+            ),
+        }
+        for entry in entries
+        if entry["status"] == "used"
+        for label, (onset, frame), notes in zip(pairs, pairs.values(), entry["rows"])
+    ]
+    skipped = {e["name"]: e["reason"] for e in entries if e["status"] == "skipped"}
+    report = {"config": config_io.to_dict(config), "rows": rows, "skipped": skipped}
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / RECORDINGS_REPORT).write_text(json.dumps(report, indent=1, ensure_ascii=False))
+    return StageResult(out_dir, report, used=len(entries) - len(skipped), skipped=skipped)
 
 
 def transcribed_sequences(out_dir: str | Path) -> dict:
