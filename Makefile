@@ -101,10 +101,12 @@ demo-audio: setup  ## the audio stages on synthetic mixtures: render, train a ti
 	  $(MAIN_ENV)/bin/corridos audio evaluate $(DEMO_AUDIO)/mixtures --model $(DEMO_AUDIO)/separator --out $(DEMO_AUDIO)/evaluation
 
 # The separator presets beyond the demo's tiny one (corridos/audio/separation.py PRESETS): each
-# renders its own mixtures with random effects (corridos/audio/augmentation.py), trains, and scores
-# the held-out mixtures; logs in $(RUNS)/separator-<preset>/logs. A finished step is skipped.
-SEPARATOR_SONGS_cpu := 160
-SEPARATOR_SONGS_gpu := 231
+# renders its own mixtures with random effects (corridos/audio/augmentation.py), trains on those of
+# the training fonts, and scores those of the held-out font (split test: other songs, never heard
+# in training); logs in $(RUNS)/separator-<preset>/logs. A finished step is skipped.
+# Every song renders one mixture; the held-out font's (about 4 in 10) are the test split, scored.
+SEPARATOR_SONGS_cpu := 200
+SEPARATOR_SONGS_gpu := 200
 SEPARATOR_SECONDS_cpu := 12
 SEPARATOR_SECONDS_gpu := 24
 SEPARATOR_STEP = $(MAIN_ENV)/bin/corridos demo step --logs $(RUNS)/separator-$*/logs
@@ -116,7 +118,7 @@ separator-gpu: setup $(RUNS)/separator-gpu/evaluation/evaluation.json  ## train 
 $(RUNS)/separator-%/mixtures/mixtures.json:
 	@rm -rf $(RUNS)/separator-$*/mixtures
 	@$(SEPARATOR_STEP) render -- $(MAIN_ENV)/bin/corridos audio render $(CORPUS) --out $(RUNS)/separator-$*/mixtures \
-	  --songs $(SEPARATOR_SONGS_$*) --set seconds=$(SEPARATOR_SECONDS_$*) --set augmentation.enabled=true
+	  --songs $(SEPARATOR_SONGS_$*) --held-out --set seconds=$(SEPARATOR_SECONDS_$*) --set augmentation.enabled=true
 
 $(RUNS)/separator-%/separator/training.json: $(RUNS)/separator-%/mixtures/mixtures.json
 	@rm -rf $(RUNS)/separator-$*/separator
@@ -125,7 +127,7 @@ $(RUNS)/separator-%/separator/training.json: $(RUNS)/separator-%/mixtures/mixtur
 
 $(RUNS)/separator-%/evaluation/evaluation.json: $(RUNS)/separator-%/separator/training.json
 	@$(SEPARATOR_STEP) evaluate -- $(MAIN_ENV)/bin/corridos audio evaluate $(RUNS)/separator-$*/mixtures \
-	  --model $(RUNS)/separator-$*/separator --out $(RUNS)/separator-$*/evaluation
+	  --model $(RUNS)/separator-$*/separator --out $(RUNS)/separator-$*/evaluation --split test
 	@tail -n 4 $(RUNS)/separator-$*/logs/evaluate.log
 
 .PHONY: k8s-tools k8s-secrets image-system images test-images

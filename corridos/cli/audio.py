@@ -41,18 +41,27 @@ def render(
     songs: int = typer.Option(8, help="How many songs (one mixture each)."),
     config: Path | None = typer.Option(None, help="YAML/JSON MixtureConfig file."),
     set_: list[str] = typer.Option([], "--set", help="Override a MixtureConfig field, e.g. seconds=8."),
+    held_out: bool = typer.Option(
+        False, "--held-out", help="Draw the held-out font too: its mixtures are split 'test', for evaluation only."
+    ),
 ) -> None:
     """Render synthetic band mixtures (requinto + accompaniment) from corpus songs with FluidSynth."""
-    from corridos.audio.synthesis import MixtureConfig, corpus_songs, render_mixtures
+    import dataclasses
+
+    from corridos.audio.soundfonts import held_out_font
+    from corridos.audio.synthesis import HELD_OUT_SPLIT, MixtureConfig, corpus_songs, render_mixtures
 
     mixture_config = _config(MixtureConfig, config, set_)
+    if held_out:
+        fonts = (*mixture_config.soundfonts, held_out_font().name)
+        mixture_config = dataclasses.replace(mixture_config, soundfonts=fonts)
     result = render_mixtures(
         corpus_songs(corpus, songs, mixture_config.cleaning, mixture_config.seed), out, mixture_config
     )
     splits = [m.split for m in result.mixtures]
     typer.echo(
         f"rendered {len(splits)} mixtures ({splits.count('train')} train, "
-        f"{splits.count('validation')} validation) -> {out}"
+        f"{splits.count('validation')} validation, {splits.count(HELD_OUT_SPLIT)} {HELD_OUT_SPLIT}) -> {out}"
     )
 
 
