@@ -1,5 +1,6 @@
 """The separator presets: each resolves, passes the checks `train_separator` makes before Spleeter
-starts, and builds Spleeter's own training graph in the audio env; bad settings are refused."""
+starts, and trains a step of Spleeter's own graph in the audio env (benchmarks/separator.py);
+bad settings are refused."""
 
 from __future__ import annotations
 
@@ -13,13 +14,14 @@ import pytest
 
 from corridos import config as config_io
 from corridos.audio import bridge
-from corridos.audio.separation import PRESETS, SeparatorTrainingConfig, check_training_config, spleeter_params
+from corridos.audio.separation import PRESETS, SeparatorTrainingConfig, check_training_config
 from corridos.errors import ConfigError
 
 # The mixtures each preset trains on: the demo's and separator-cpu's 12 s (+1 s of tail),
 # separator-gpu's 24 s (Makefile SEPARATOR_SECONDS_*).
 MIXTURE_SECONDS = {"tiny": 13.0, "cpu": 13.0, "gpu": 25.0}
-GRAPH_SCRIPT = Path(__file__).with_name("spleeter_graph.py")
+# Builds Spleeter's own training graph (model_fn, TRAIN mode) for every preset and steps it.
+BENCHMARK = Path(__file__).resolve().parents[2] / "benchmarks" / "separator.py"
 
 
 def _preset(name: str) -> SeparatorTrainingConfig:
@@ -48,18 +50,15 @@ def test_settings_spleeter_would_not_train_with_are_refused(changes, mixture_sec
 
 
 @pytest.mark.audio
-def test_each_preset_builds_spleeters_training_graph_and_the_big_ones_are_bigger(tmp_path):
-    paths = []
-    for name in PRESETS:
-        params = spleeter_params(_preset(name), tmp_path / name, tmp_path, tmp_path / "cache")
-        paths.append(tmp_path / f"{name}.json")
-        paths[-1].write_text(json.dumps(params))
+def test_each_preset_trains_a_step_of_spleeters_graph_and_the_big_ones_are_bigger():
     done = subprocess.run(
-        [str(bridge.audio_python()), str(GRAPH_SCRIPT), *map(str, paths)],
+        [str(bridge.audio_python()), str(BENCHMARK), "--steps", "1", "--json"],
         capture_output=True,
         text=True,
         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONWARNINGS": "ignore"},
     )
     assert done.returncode == 0, done.stderr[-2000:]
-    sizes = json.loads(done.stdout.strip().splitlines()[-1])
-    assert sizes["tiny"] < sizes["cpu"] < sizes["gpu"]
+    rows = {row["preset"]: row for row in map(json.loads, done.stdout.strip().splitlines())}
+    assert set(rows) == set(PRESETS)
+    assert all(row["finite_loss"] for row in rows.values())
+    assert rows["tiny"]["parameters"] < rows["cpu"]["parameters"] < rows["gpu"]["parameters"]
