@@ -245,3 +245,16 @@ def test_report_on_real_mp3s_and_bad_audio(tmp_path, bad_files):
         assert row["notes_per_second"] > 0.5
         assert REQUINTO.lowest_pitch(0) <= row["pitch_low"] <= row["pitch_high"] <= REQUINTO.highest_pitch()
         assert 0 <= row["edge_share"] <= 1 and 0 < row["in_scale"] <= 1 and row["polyphony"] >= 1
+
+
+def test_a_zero_length_note_on_a_sustained_program_does_not_render_for_ever():
+    from corridos.audio.soundfonts import BRASS_SECTION
+    from corridos.audio.synthesis import render
+    from corridos.symbolic.sequences import NoteArrays
+
+    # A note cut to nothing at an excerpt's end: its note-off would sort before its note-on.
+    brass = NoteArrays(
+        np.array([0.0, 2.0]), np.array([1.0, 2.0]), np.array([60, 61], np.int16), np.full(2, 80, np.int16)
+    )
+    audio = render([(brass, BRASS_SECTION)])
+    assert 1.0 * AUDIO_SAMPLE_RATE < len(audio) < 6.0 * AUDIO_SAMPLE_RATE
