@@ -116,7 +116,21 @@ def font_rows(work: Path, evaluation: list) -> list[dict]:
     return rows
 
 
-def print_fonts(rows: list[dict], tuning: list[dict]) -> None:
+def print_tuning(tuning: list[dict]) -> None:
+    from corridos.audio.transcription import TranscriptionConfig
+
+    config, best = TranscriptionConfig(), tuning[0]
+    print(
+        f"threshold tuning on the training fonts' solo renders ({len(TUNING_ONSETS) * len(TUNING_FRAMES)} pairs): "
+        f"best onset {best['onset_threshold']} / frame {best['frame_threshold']} (F1 {best['f1']:.3f}); "
+        f"the config holds {config.onset_threshold} / {config.frame_threshold}",
+        flush=True,
+    )
+    for row in tuning[:5]:
+        print(f"  onset {row['onset_threshold']:.2f}  frame {row['frame_threshold']:.2f}  F1 {row['f1']:.3f}")
+
+
+def print_fonts(rows: list[dict]) -> None:
     from rich.console import Console
     from rich.table import Table
 
@@ -125,12 +139,6 @@ def print_fonts(rows: list[dict], tuning: list[dict]) -> None:
 
     pairs = threshold_pairs(TranscriptionConfig())
     console = Console(width=160)
-    best = tuning[0]
-    console.print(
-        f"threshold tuning on the training fonts' solo renders: best onset {best['onset_threshold']} / frame "
-        f"{best['frame_threshold']} (F1 {best['f1']:.3f}); the config holds "
-        f"{pairs['chosen'][0]} / {pairs['chosen'][1]}"
-    )
     table = Table(title=f"per SoundFont, {rows[0]['mixtures']} mixtures each (songs the separator never heard)")
     table.add_column("font")
     for label, (onset, frame) in pairs.items():
@@ -189,6 +197,7 @@ def main() -> None:
 
     evaluation = prepare(args, work)
     tuning = stages.tune_transcription(work / "mixtures", TUNING_ONSETS, TUNING_FRAMES, progress=False)
+    print_tuning(tuning)
     rows = font_rows(work, evaluation)
     done = subprocess.run(
         [str(audio_python()), __file__, "--measure", "--work", str(work)],
@@ -203,7 +212,7 @@ def main() -> None:
     (work / "benchmark.json").write_text(
         json.dumps({"fonts": rows, "tuning": tuning, "timing": timing, "recordings": recordings.report}, indent=1)
     )
-    print_fonts(rows, tuning)
+    print_fonts(rows)
     print_timing(timing)
     Console(width=160).print(recordings_table(recordings.report["rows"]))
     for name, reason in recordings.skipped.items():
