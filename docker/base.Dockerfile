@@ -6,7 +6,7 @@ ARG ROOTFS=corridos-rootfs:bookworm
 FROM ${ROOTFS}
 RUN apt-get update -qq \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends fluidsynth fluid-soundfont-gm \
-      fluidr3mono-gm-soundfont musescore-general-soundfont timgm6mb-soundfont \
+      musescore-general-soundfont-lossless timgm6mb-soundfont \
  && apt-get clean && rm -rf /var/lib/apt/lists/*
 # Environments live in /opt/venv, outside the (read-only in the cluster) working directory.
 ENV PATH=/opt/venv/bin:/usr/local/bin:/usr/bin:/bin PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 HOME=/tmp

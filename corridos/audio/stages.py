@@ -222,6 +222,48 @@ def evaluate(
     return StageResult(out_dir, summary, used=len(scores))
 
 
+def threshold_scores(
+    mixtures_dir: str | Path,
+    evaluation_dir: str | Path,
+    split: str = "validation",
+    config: TranscriptionConfig = TranscriptionConfig(),
+    progress: bool = True,
+) -> dict[str, dict[str, float]]:
+    """Mean note F1 of `split`'s solo renders and of `evaluate`'s separated stems (in
+    `evaluation_dir`) at each of threshold_pairs(config), from one run of the model per file:
+    {label: {"f1_solo": ..., "f1_separated": ...}}. A stem skipped as silent scores 0."""
+    mixtures = load_mixtures(mixtures_dir)
+    names = [m.name for m in mixtures.mixtures if m.split == split]
+    if not names:
+        raise BadInputError(str(mixtures_dir), f"no {split} mixtures")
+    audio = {
+        "f1_solo": [str(mixtures.out_dir / "requinto" / f"{name}.wav") for name in names],
+        "f1_separated": [str(Path(evaluation_dir) / "separated" / name / "requinto.wav") for name in names],
+    }
+    pairs = threshold_pairs(config)
+    entries = bridge.call(
+        "corridos.audio.transcription:transcribe_at_thresholds",
+        inputs=[path for paths in audio.values() for path in paths],
+        thresholds=list(pairs.values()),
+        config=config,
+        progress=progress,
+    )
+    rows = {entry["uri"]: entry["rows"] for entry in entries}
+    references = [audio_metrics.midi_notes(mixtures.out_dir / REFERENCE_DIR / f"{name}.mid") for name in names]
+
+    def f1(reference: np.ndarray, path: str, index: int) -> float:
+        notes = rows[path][index] if rows[path] else []
+        return audio_metrics.note_scores(reference, np.array(notes, dtype=np.float64).reshape(-1, 3))["f1"]
+
+    return {
+        label: {
+            kind: round(float(np.mean([f1(r, path, index) for r, path in zip(references, paths)])), 4)
+            for kind, paths in audio.items()
+        }
+        for index, label in enumerate(pairs)
+    }
+
+
 def _real_time_factor(manifest: dict, model_seconds: str) -> float:
     return round(manifest[model_seconds] / manifest["audio_seconds"], 4)
 

@@ -47,6 +47,12 @@ REFERENCE_DIR = "reference"
 MIXTURES_MANIFEST = "mixtures.json"
 # The split of mixtures rendered with the held-out font: evaluation only.
 HELD_OUT_SPLIT = "test"
+# Shorter notes are not written: at MIDI's resolution their note-off can land on their note-on's
+# tick, sorted before it, leaving the note on for ever; a sustained program (brass, accordion,
+# bowed bass) then never falls silent and FluidSynth renders without end (seen: 500 MB of WAV).
+SHORTEST_NOTE_SECONDS = 0.01
+# FluidSynth renders at about 30x real time; a render this much longer than its notes has hung.
+RENDER_TIMEOUT_SECONDS = 60.0
 
 
 @dataclasses.dataclass
@@ -308,8 +314,10 @@ def _write_csvs(out_dir: Path, mixtures: list[Mixture]) -> None:
 
 
 def write_notes_midi(parts: list[tuple[NoteArrays, int]], path: Path) -> Path:
-    """A MIDI file with one instrument per (notes, GM program) part."""
-    return write_midi(from_parts(parts), path, program=None)
+    """A MIDI file with one instrument per (notes, GM program) part, notes under
+    SHORTEST_NOTE_SECONDS left out."""
+    audible = [(notes.take(notes.end - notes.start >= SHORTEST_NOTE_SECONDS), program) for notes, program in parts]
+    return write_midi(from_parts(audible), path, program=None)
 
 
 def render(
@@ -325,8 +333,8 @@ def render(
             "fluidsynth",
             "-ni",
             "-q",
-            # Load only the samples the song plays: an .sf3 font otherwise decodes every sample
-            # first (MuseScore General: 30-45 s per call here, against 6 s).
+            # Load only the samples the parts play, not the whole font (FluidR3: 47 MB of memory
+            # and 0.8 s a render here, against 174 MB and 1.2 s).
             "-o",
             "synth.dynamic-sample-loading=1",
             "-r",
@@ -340,7 +348,13 @@ def render(
             str(font.path),
             str(midi),
         ]
-        done = subprocess.run(command, capture_output=True, text=True)
+        seconds = max((float(notes.end.max()) for notes, _ in parts if len(notes)), default=0.0)
+        try:
+            done = subprocess.run(command, capture_output=True, text=True, timeout=RENDER_TIMEOUT_SECONDS + seconds)
+        except subprocess.TimeoutExpired as error:
+            raise CorridosError(
+                f"fluidsynth did not finish {seconds:.0f} s of notes in {error.timeout:.0f} s"
+            ) from error
         if done.returncode != 0 or not wav.is_file():
             raise CorridosError(f"fluidsynth failed ({done.returncode}): {done.stderr.strip()[-500:]}")
         audio, _ = audio_io.load_wav(wav)
