@@ -33,6 +33,7 @@ def measure(name: str, steps: int) -> dict:
     import tensorflow as tf
     from spleeter.model import model_fn
 
+    tf.get_logger().setLevel("ERROR")  # TF 1 graph-mode deprecation notices, one per layer
     config = config_io.from_preset(SeparatorTrainingConfig, PRESETS, name)
     with tempfile.TemporaryDirectory() as folder:
         params = spleeter_params(config, Path(folder), Path(folder), Path(folder))
