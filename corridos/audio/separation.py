@@ -78,7 +78,7 @@ PRESETS: dict[str, dict] = {
     "tiny": {},
     # Two CPU cores, at most an hour: the measurements behind these numbers are in docs/FACTS.md.
     "cpu": dict(
-        steps=4000,
+        steps=3000,
         frames=256,
         frequency_bins=1024,
         conv_filters=(8, 16, 32, 64, 128, 256),
