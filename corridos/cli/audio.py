@@ -42,8 +42,9 @@ def render(
     config: Path | None = typer.Option(None, help="YAML/JSON MixtureConfig file."),
     set_: list[str] = typer.Option([], "--set", help="Override a MixtureConfig field, e.g. seconds=8."),
 ) -> None:
-    """Render synthetic band mixtures (requinto + accompaniment) from corpus songs with FluidSynth."""
-    from corridos.audio.synthesis import MixtureConfig, corpus_songs, render_mixtures
+    """Render synthetic band mixtures (requinto + accompaniment) from corpus songs with FluidSynth,
+    SoundFonts and programs drawn per part (--set soundfonts=[timgm6mb] for a held-out set)."""
+    from corridos.audio.synthesis import HELD_OUT_SPLIT, MixtureConfig, corpus_songs, render_mixtures
 
     mixture_config = _config(MixtureConfig, config, set_)
     result = render_mixtures(
@@ -51,8 +52,8 @@ def render(
     )
     splits = [m.split for m in result.mixtures]
     typer.echo(
-        f"rendered {len(splits)} mixtures ({splits.count('train')} train, "
-        f"{splits.count('validation')} validation) -> {out}"
+        f"rendered {len(splits)} mixtures ({splits.count('train')} train, {splits.count('validation')} validation, "
+        f"{splits.count(HELD_OUT_SPLIT)} {HELD_OUT_SPLIT} with the held-out font) -> {out}"
     )
 
 
