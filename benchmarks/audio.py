@@ -99,12 +99,13 @@ def prepare(args: argparse.Namespace, work: Path) -> list:
 
 
 def font_rows(work: Path, evaluation: list) -> list[dict]:
-    """Per font: the evaluation songs played by that font alone, separated and transcribed."""
+    """Per font, the held-out one first: the evaluation songs played by that font alone, separated
+    and transcribed; a line as each is done."""
     from corridos.audio import soundfonts, stages
     from corridos.audio.synthesis import HELD_OUT_SPLIT, MixtureConfig, render_mixtures
 
     rows = []
-    for font in soundfonts.SOUNDFONTS:
+    for font in sorted(soundfonts.SOUNDFONTS, key=lambda f: not f.held_out):
         mixtures, out = work / "fonts" / font.name, work / "evaluation" / font.name
         split = HELD_OUT_SPLIT if font.held_out else "validation"
         if not (mixtures / "mixtures.json").is_file():
@@ -113,6 +114,7 @@ def font_rows(work: Path, evaluation: list) -> list[dict]:
         summary = stages.evaluate(mixtures, work / "separator", out, split=split, progress=False).report
         scores = stages.threshold_scores(mixtures, out, split, progress=False)
         rows.append({"font": font.name, "held_out": font.held_out, **summary, "f1": scores})
+        print(f"  {font.name}{' (held out)' if font.held_out else ''}: {json.dumps(rows[-1])}", flush=True)
     return rows
 
 

@@ -45,7 +45,8 @@ def render(
         False, "--held-out", help="Draw the held-out font too: its mixtures are split 'test', for evaluation only."
     ),
 ) -> None:
-    """Render synthetic band mixtures (requinto + accompaniment) from corpus songs with FluidSynth."""
+    """Render synthetic band mixtures (requinto + accompaniment) from corpus songs with FluidSynth,
+    SoundFonts and programs drawn per part (--set soundfonts=[timgm6mb] for a held-out set)."""
     import dataclasses
 
     from corridos.audio.soundfonts import held_out_font
@@ -60,8 +61,8 @@ def render(
     )
     splits = [m.split for m in result.mixtures]
     typer.echo(
-        f"rendered {len(splits)} mixtures ({splits.count('train')} train, "
-        f"{splits.count('validation')} validation, {splits.count(HELD_OUT_SPLIT)} {HELD_OUT_SPLIT}) -> {out}"
+        f"rendered {len(splits)} mixtures ({splits.count('train')} train, {splits.count('validation')} validation, "
+        f"{splits.count(HELD_OUT_SPLIT)} {HELD_OUT_SPLIT} with the held-out font) -> {out}"
     )
 
 

@@ -258,3 +258,18 @@ def test_a_zero_length_note_on_a_sustained_program_does_not_render_for_ever():
     )
     audio = render([(brass, BRASS_SECTION)])
     assert 1.0 * AUDIO_SAMPLE_RATE < len(audio) < 6.0 * AUDIO_SAMPLE_RATE
+
+
+def test_label_free_statistics_agree_with_their_definitions():
+    # 10 s: C4 E4 G4 C5 in C major, then C#4 over C5 (two notes sounding), then the open A2.
+    rows = np.array([[0, 1, 60], [1, 2, 64], [2, 3, 67], [3, 5, 72], [4, 5, 61], [6, 7, 45]], dtype=float)
+    figures = audio_metrics.transcription_statistics(rows, 10.0)
+    assert figures["notes"] == 6 and figures["notes_per_second"] == 0.6
+    assert (figures["pitch_low"], figures["pitch_high"]) == (45, 72)
+    assert figures["edge_share"] == round(1 / 6, 4)  # only the A2 is within 2 semitones of 45 or 88
+    assert figures["in_scale"] == round(5 / 6, 4)  # C# is outside every major or minor scale holding the rest
+    assert figures["polyphony"] == round(7 / 6, 3)  # 7 s of notes over 6 s with any sounding
+    assert figures["octave_jumps"] == 0.0
+    octaves = np.array([[0, 1, 60], [1, 2, 72], [2, 3, 60]], dtype=float)
+    assert audio_metrics.transcription_statistics(octaves, 3.0)["octave_jumps"] == 1.0
+    assert audio_metrics.transcription_statistics(np.zeros((0, 3)), 3.0)["in_scale"] is None
