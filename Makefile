@@ -7,7 +7,7 @@ UV_VERSION := 0.13.9
 UV := .tools/bin/uv
 MAIN_ENV := .venv
 AUDIO_ENV := .venv-audio
-APT_PACKAGES := fluidsynth fluid-soundfont-gm ffmpeg radosgw ceph-mon ceph-osd postgresql
+APT_PACKAGES := fluidsynth fluid-soundfont-gm musescore-general-soundfont-lossless timgm6mb-soundfont ffmpeg radosgw ceph-mon ceph-osd postgresql chromium
 CORPUS ?= ../shared/datasets/corridos-midi
 RUNS ?= runs
 export UV_PYTHON_DOWNLOADS := never
@@ -31,7 +31,7 @@ define apt_install
 	fi
 endef
 
-system:  ## Debian packages: fluidsynth, the GM soundfont, ffmpeg; Ceph's S3 gateway and PostgreSQL for tests
+system:  ## Debian packages: fluidsynth, the SoundFonts (corridos/audio/soundfonts.py), ffmpeg; Ceph's S3 gateway, PostgreSQL and chromium for tests
 	$(call apt_install,$(APT_PACKAGES))
 
 $(UV):
@@ -79,13 +79,18 @@ lint: envs  ## ruff (lint and format), then mypy on corridos/ against its shrink
 lint-baseline: envs  ## after fixing type errors: rewrite mypy-baseline.txt to what is left
 	$(MAIN_ENV)/bin/mypy | $(MAIN_ENV)/bin/mypy-baseline sync
 
-# Every benchmarks/*.py, so a new one joins without an edit here; those that declare --corpus get CORPUS.
-bench: setup  ## every benchmark in benchmarks/ (serving and sampling's 30 s figure use the demo's champion); each prints its figures
-	@for script in benchmarks/*.py; do \
-	  echo "== $$script"; \
-	  corpus=$$(grep -q -- '"--corpus"' $$script && echo "--corpus $(CORPUS)"); \
-	  $(MAIN_ENV)/bin/python $$script $$corpus || exit 1; \
-	done
+# Every script in benchmarks/ (tests/test_makefile.py checks that none is left out of this list).
+bench: setup  ## every benchmark in benchmarks/ (serving, sampling's 30 s figure, the tabs of generated pieces and the key match use the demo's champion); each prints its figures
+	$(MAIN_ENV)/bin/python benchmarks/dataset_build.py --corpus $(CORPUS)
+	$(MAIN_ENV)/bin/python benchmarks/training.py
+	$(MAIN_ENV)/bin/python benchmarks/sampling.py
+	$(MAIN_ENV)/bin/python benchmarks/audio.py --corpus $(CORPUS)
+	$(AUDIO_ENV)/bin/python benchmarks/separator.py --presets tiny,cpu
+	$(MAIN_ENV)/bin/python benchmarks/service_load.py
+	$(MAIN_ENV)/bin/python benchmarks/tablature.py --corpus $(CORPUS)
+	$(MAIN_ENV)/bin/corridos dataset build $(CORPUS) --split-by artist --out $(RUNS)/datasets/by-artist >/dev/null
+	$(MAIN_ENV)/bin/python benchmarks/quality.py --dataset $(RUNS)/datasets/by-artist
+	MLFLOW_TRACKING_URI=sqlite:///$(abspath $(RUNS))/mlflow.db $(MAIN_ENV)/bin/python benchmarks/key_match.py models:/corridos-generator@champion
 
 clean:  ## remove environments and local runs
 	rm -rf $(MAIN_ENV) $(AUDIO_ENV) .tools $(RUNS)
@@ -99,6 +104,36 @@ demo-audio: setup  ## the audio stages on synthetic mixtures: render, train a ti
 	  $(MAIN_ENV)/bin/corridos audio train-separator $(DEMO_AUDIO)/mixtures --model-dir $(DEMO_AUDIO)/separator --set steps=60
 	@$(DEMO_STEP) audio-evaluate -- \
 	  $(MAIN_ENV)/bin/corridos audio evaluate $(DEMO_AUDIO)/mixtures --model $(DEMO_AUDIO)/separator --out $(DEMO_AUDIO)/evaluation
+
+# The separator presets beyond the demo's tiny one (corridos/audio/separation.py PRESETS): each
+# renders its own mixtures with random effects (corridos/audio/augmentation.py), trains on those of
+# the training fonts, and scores those of the held-out font (split test: other songs, never heard
+# in training); logs in $(RUNS)/separator-<preset>/logs. A finished step is skipped.
+# Every song renders one mixture; the held-out font's (about 4 in 10) are the test split, scored.
+SEPARATOR_SONGS_cpu := 200
+SEPARATOR_SONGS_gpu := 200
+SEPARATOR_SECONDS_cpu := 12
+SEPARATOR_SECONDS_gpu := 24
+SEPARATOR_STEP = $(MAIN_ENV)/bin/corridos demo step --logs $(RUNS)/separator-$*/logs
+.PHONY: separator-cpu separator-gpu
+.PRECIOUS: $(RUNS)/separator-%/mixtures/mixtures.json $(RUNS)/separator-%/separator/training.json
+separator-cpu: setup $(RUNS)/separator-cpu/evaluation/evaluation.json  ## train and score the 2-core separator preset (about an hour)
+separator-gpu: setup $(RUNS)/separator-gpu/evaluation/evaluation.json  ## train and score the GPU-node separator preset (Spleeter's full size)
+
+$(RUNS)/separator-%/mixtures/mixtures.json:
+	@rm -rf $(RUNS)/separator-$*/mixtures
+	@$(SEPARATOR_STEP) render -- $(MAIN_ENV)/bin/corridos audio render $(CORPUS) --out $(RUNS)/separator-$*/mixtures \
+	  --songs $(SEPARATOR_SONGS_$*) --held-out --set seconds=$(SEPARATOR_SECONDS_$*) --set augmentation.enabled=true
+
+$(RUNS)/separator-%/separator/training.json: $(RUNS)/separator-%/mixtures/mixtures.json
+	@rm -rf $(RUNS)/separator-$*/separator
+	@$(SEPARATOR_STEP) train -- $(MAIN_ENV)/bin/corridos audio train-separator $(RUNS)/separator-$*/mixtures \
+	  --model-dir $(RUNS)/separator-$*/separator --preset $*
+
+$(RUNS)/separator-%/evaluation/evaluation.json: $(RUNS)/separator-%/separator/training.json
+	@$(SEPARATOR_STEP) evaluate -- $(MAIN_ENV)/bin/corridos audio evaluate $(RUNS)/separator-$*/mixtures \
+	  --model $(RUNS)/separator-$*/separator --out $(RUNS)/separator-$*/evaluation --split test
+	@tail -n 4 $(RUNS)/separator-$*/logs/evaluate.log
 
 .PHONY: k8s-tools k8s-secrets image-system images test-images
 K8S_TOOLS := k8s/tools

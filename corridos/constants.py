@@ -3,8 +3,6 @@
 from pathlib import Path
 
 # The requinto's range is its tuning and frets: corridos/tablature/instrument.py (REQUINTO).
-# Transcription of separated audio starts higher, at 55.
-TRANSCRIPTION_PITCH_MIN = 55
 
 # General MIDI program 24: acoustic guitar (nylon), the closest GM sound to a requinto.
 NYLON_GUITAR_PROGRAM = 24
@@ -15,7 +13,6 @@ AUDIO_SUFFIXES = (".wav", ".mp3", ".flac", ".ogg")
 # Velocity written for decoded notes when the vocabulary carries no velocity.
 DEFAULT_VELOCITY = 80
 
-SOUNDFONT_PATH = Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")
 AUDIO_SAMPLE_RATE = 44100
 
 # Where local runs put everything they make (datasets, MLflow store, pipeline artifacts).

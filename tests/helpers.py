@@ -9,6 +9,8 @@ import numpy as np
 from corridos.symbolic.sequences import NoteArrays, from_arrays
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "corridos-midi"
+# Real requinto recordings (MP3, no labels): fixtures for decoding and the label-free report.
+RECORDINGS = Path(__file__).resolve().parents[2] / "shared" / "recordings" / "requinto-tutorials"
 
 
 def notes(*rows: tuple[float, float, int, int]):

@@ -13,6 +13,7 @@ Two Spleeter behaviours are worked around here:
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import json
 import logging
@@ -27,7 +28,7 @@ from corridos import storage
 from corridos.audio import io as audio_io
 from corridos.audio.io import AudioLimits, AudioSource
 from corridos.constants import AUDIO_SAMPLE_RATE
-from corridos.errors import BadInputError, ModelError
+from corridos.errors import BadInputError, ConfigError, ModelError
 from corridos.manifest import StageResult
 
 # A trained model folder holds its Spleeter parameters beside the checkpoints.
@@ -38,6 +39,12 @@ MIX_NAME = "mix"
 PRETRAINED_PREFIX = "spleeter:"
 TRAIN_CSV = "train.csv"
 VALIDATION_CSV = "validation.csv"
+# Spleeter's STFT: 4096-sample frames, a 1024-sample hop.
+FRAME_LENGTH = 4096
+FRAME_STEP = 1024
+LOSS_TYPES = ("L1_mask", "weighted_L1_mask")
+# The U-Net halves T and F six times (one per encoder layer): both must be multiples of 2**6.
+UNET_STRIDE = 2**6
 
 
 @dataclasses.dataclass
@@ -53,6 +60,9 @@ class SeparatorTrainingConfig:
     # (196-1760 Hz) and its strongest harmonics; higher bins get a zero mask.
     frequency_bins: int = 512
     conv_filters: tuple[int, ...] = (4, 8, 16, 32, 64, 128)
+    # Spleeter's losses: "L1_mask" (mean absolute error of the masked spectrograms) or
+    # "weighted_L1_mask" (each example weighted by its target's mean magnitude).
+    loss_type: str = "L1_mask"
     chunk_seconds: float = 8.0
     chunks_per_song: int = 2
     save_checkpoints_steps: int = 100
@@ -61,11 +71,24 @@ class SeparatorTrainingConfig:
     seed: int = 0
 
 
-# Field values over SeparatorTrainingConfig's defaults (corridos.config.from_preset).
+# Field values over SeparatorTrainingConfig's defaults (corridos.config.from_preset). Each has a
+# `make` target that renders its mixtures and trains it (separator-cpu, separator-gpu); the demo
+# and the pipeline's fallback use `tiny`.
 PRESETS: dict[str, dict] = {
     "tiny": {},
-    # Spleeter's published 2-stem architecture and schedule, for GPU nodes.
-    "full": dict(
+    # Two CPU cores, at most an hour: the measurements behind these numbers are in docs/FACTS.md.
+    # F stays 512: an ideal mask of 512 bins scores the same SDR as one of all 2049, so the
+    # compute goes to twice the filters and twice the context instead.
+    "cpu": dict(
+        steps=6000,
+        frames=256,
+        conv_filters=(8, 16, 32, 64, 128, 256),
+        chunk_seconds=10.0,
+        save_checkpoints_steps=500,
+        evaluation_interval_seconds=3600,
+    ),
+    # Spleeter's published 2-stem architecture and schedule, for a GPU node.
+    "gpu": dict(
         steps=200_000,
         learning_rate=1e-4,
         frames=512,
@@ -95,14 +118,15 @@ def spleeter_params(config: SeparatorTrainingConfig, model_dir: Path, data_dir: 
         "mix_name": MIX_NAME,
         "instrument_list": list(INSTRUMENTS),
         "sample_rate": AUDIO_SAMPLE_RATE,
-        "frame_length": 4096,
-        "frame_step": 1024,
+        "frame_length": FRAME_LENGTH,
+        "frame_step": FRAME_STEP,
         "T": config.frames,
         "F": config.frequency_bins,
         "n_channels": 2,
         "separation_exponent": 2,
         "mask_extension": "zeros",
         "learning_rate": config.learning_rate,
+        "loss_type": config.loss_type,
         "batch_size": config.batch_size,
         "chunk_duration": config.chunk_seconds,
         "n_chunks_per_song": config.chunks_per_song,
@@ -117,6 +141,30 @@ def spleeter_params(config: SeparatorTrainingConfig, model_dir: Path, data_dir: 
         "save_summary_steps": 5,
         "model": {"type": "unet.unet", "params": {"conv_n_filters": list(config.conv_filters)}},
     }
+
+
+def check_training_config(config: SeparatorTrainingConfig, shortest_mixture_seconds: float) -> None:
+    """ConfigError for settings `spleeter train` would not train with. Spleeter itself does not
+    say: a chunk shorter than T frames is filtered out of its dataset, which then waits forever."""
+    example_seconds = config.frames * FRAME_STEP / AUDIO_SAMPLE_RATE
+    problems = [
+        f"{name}={value} is not a multiple of {UNET_STRIDE} (the U-Net's six stride-2 layers)"
+        for name, value in (("frames", config.frames), ("frequency_bins", config.frequency_bins))
+        if value % UNET_STRIDE
+    ]
+    if config.loss_type not in LOSS_TYPES:
+        problems.append(f"loss_type={config.loss_type!r} is not one of {', '.join(LOSS_TYPES)}")
+    if len(config.conv_filters) != 6:
+        problems.append(f"conv_filters has {len(config.conv_filters)} layers; Spleeter's U-Net has 6")
+    if config.chunk_seconds < example_seconds:
+        problems.append(f"chunk_seconds={config.chunk_seconds} is shorter than T={config.frames} frames")
+    if shortest_mixture_seconds < example_seconds:
+        problems.append(
+            f"the shortest mixture lasts {shortest_mixture_seconds:.1f} s, less than T={config.frames} frames "
+            f"({example_seconds:.1f} s); render longer mixtures or lower frames"
+        )
+    if problems:
+        raise ConfigError("separator training config: " + "; ".join(problems))
 
 
 def model_checkpoint(model_dir: Path) -> str:
@@ -249,9 +297,13 @@ def train_separator(
     summary, also saved as training.json in the model folder.
     """
     data_dir, model_dir = data_dir.resolve(), model_dir.resolve()
-    for csv in (TRAIN_CSV, VALIDATION_CSV):
-        if not (data_dir / csv).is_file():
-            raise FileNotFoundError(f"{data_dir / csv}: missing; render mixtures first (`corridos audio render`)")
+    for table in (TRAIN_CSV, VALIDATION_CSV):
+        if not (data_dir / table).is_file():
+            raise FileNotFoundError(f"{data_dir / table}: missing; render mixtures first (`corridos audio render`)")
+    durations = _durations(data_dir / TRAIN_CSV) + _durations(data_dir / VALIDATION_CSV)
+    if not durations:
+        raise BadInputError(str(data_dir), "no mixtures in train.csv or validation.csv")
+    check_training_config(config, min(durations))
     if model_dir.exists() and any(model_dir.iterdir()):
         raise BadInputError(str(model_dir), "not empty; train into a new folder")
     model_dir.mkdir(parents=True, exist_ok=True)
@@ -268,6 +320,12 @@ def train_separator(
     }
     (model_dir / TRAINING_SUMMARY).write_text(json.dumps(summary, indent=1))
     return StageResult(model_dir, summary)
+
+
+def _durations(csv_path: Path) -> list[float]:
+    """The `duration` column of one of Spleeter's training tables."""
+    with csv_path.open(newline="") as stream:
+        return [float(row["duration"]) for row in csv.DictReader(stream)]
 
 
 def _train_and_evaluate(params: dict, config: SeparatorTrainingConfig, data_dir: Path, progress: bool) -> dict:

@@ -21,11 +21,12 @@ from corridos.audio import io as audio_io
 from corridos.audio import metrics as audio_metrics
 from corridos.audio.separation import PRESETS, SeparationConfig, SeparatorTrainingConfig
 from corridos.audio.synthesis import REFERENCE_DIR, load_mixtures
-from corridos.audio.transcription import MIDI_DIR, TranscriptionConfig
+from corridos.audio.transcription import BASIC_PITCH_THRESHOLDS, MIDI_DIR, TranscriptionConfig
 from corridos.errors import BadInputError
 from corridos.manifest import StageResult
 
 EVALUATION = "evaluation.json"
+RECORDINGS_REPORT = "report.json"
 
 
 def train_separator(
@@ -97,9 +98,12 @@ def tune_transcription(
 ) -> list[dict]:
     """Note F1 of the solo requinto renders of `split` for each threshold pair, best first.
 
-    Tune on the train split and score on validation (`evaluate`), so the reported F1 is held out.
+    Tune on the train split and score on validation (`evaluate`), so the reported F1 is held out;
+    mixtures with the held-out font (corridos.audio.soundfonts) are refused.
     """
     mixtures = load_mixtures(mixtures_dir)
+    if any(m.instruments.held_out() for m in mixtures.mixtures if m.split == split):
+        raise BadInputError(str(mixtures_dir), f"its {split} mixtures use the held-out font: evaluation only")
     pairs = [[str(a), str(r)] for a, r in zip(mixtures.paths("requinto", split), mixtures.references(split))]
     if not pairs:
         raise BadInputError(str(mixtures_dir), f"no {split} mixtures")
@@ -111,6 +115,52 @@ def tune_transcription(
         config=config,
         progress=progress,
     )
+
+
+def threshold_pairs(config: TranscriptionConfig) -> dict[str, tuple[float, float]]:
+    """The thresholds every comparison reports: `config`'s, then Basic Pitch's own."""
+    return {"chosen": (config.onset_threshold, config.frame_threshold), "basic-pitch": BASIC_PITCH_THRESHOLDS}
+
+
+def report_recordings(
+    inputs: list[str],
+    out_dir: str | Path,
+    config: TranscriptionConfig = TranscriptionConfig(),
+    progress: bool = True,
+) -> StageResult:
+    """Transcribe real recordings at `config`'s thresholds and at Basic Pitch's, and measure what
+    needs no labels (audio_metrics.transcription_statistics) per file and thresholds. Writes
+    out_dir/report.json; the result's report is its "rows" (one per file and thresholds), bad
+    files are skipped with the reason. Nothing here tunes anything: there is no truth to tune to."""
+    pairs = threshold_pairs(config)
+    entries = bridge.call(
+        "corridos.audio.transcription:transcribe_at_thresholds",
+        inputs=inputs,
+        thresholds=list(pairs.values()),
+        config=config,
+        progress=progress,
+    )
+    rows = [
+        {
+            "name": entry["name"],
+            "thresholds": label,
+            "onset_threshold": onset,
+            "frame_threshold": frame,
+            "seconds": entry["seconds"],
+            **audio_metrics.transcription_statistics(
+                np.array(notes, dtype=np.float64).reshape(-1, 3), entry["seconds"], config.pitch_min, config.pitch_max
+            ),
+        }
+        for entry in entries
+        if entry["status"] == "used"
+        for label, (onset, frame), notes in zip(pairs, pairs.values(), entry["rows"])
+    ]
+    skipped = {e["name"]: e["reason"] for e in entries if e["status"] == "skipped"}
+    report = {"config": config_io.to_dict(config), "rows": rows, "skipped": skipped}
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / RECORDINGS_REPORT).write_text(json.dumps(report, indent=1, ensure_ascii=False))
+    return StageResult(out_dir, report, used=len(entries) - len(skipped), skipped=skipped)
 
 
 def transcribed_sequences(out_dir: str | Path) -> dict:
@@ -170,6 +220,48 @@ def evaluate(
     }
     (out_dir / EVALUATION).write_text(json.dumps(report, indent=1))
     return StageResult(out_dir, summary, used=len(scores))
+
+
+def threshold_scores(
+    mixtures_dir: str | Path,
+    evaluation_dir: str | Path,
+    split: str = "validation",
+    config: TranscriptionConfig = TranscriptionConfig(),
+    progress: bool = True,
+) -> dict[str, dict[str, float]]:
+    """Mean note F1 of `split`'s solo renders and of `evaluate`'s separated stems (in
+    `evaluation_dir`) at each of threshold_pairs(config), from one run of the model per file:
+    {label: {"f1_solo": ..., "f1_separated": ...}}. A stem skipped as silent scores 0."""
+    mixtures = load_mixtures(mixtures_dir)
+    names = [m.name for m in mixtures.mixtures if m.split == split]
+    if not names:
+        raise BadInputError(str(mixtures_dir), f"no {split} mixtures")
+    audio = {
+        "f1_solo": [str(mixtures.out_dir / "requinto" / f"{name}.wav") for name in names],
+        "f1_separated": [str(Path(evaluation_dir) / "separated" / name / "requinto.wav") for name in names],
+    }
+    pairs = threshold_pairs(config)
+    entries = bridge.call(
+        "corridos.audio.transcription:transcribe_at_thresholds",
+        inputs=[path for paths in audio.values() for path in paths],
+        thresholds=list(pairs.values()),
+        config=config,
+        progress=progress,
+    )
+    rows = {entry["uri"]: entry["rows"] for entry in entries}
+    references = [audio_metrics.midi_notes(mixtures.out_dir / REFERENCE_DIR / f"{name}.mid") for name in names]
+
+    def f1(reference: np.ndarray, path: str, index: int) -> float:
+        notes = rows[path][index] if rows[path] else []
+        return audio_metrics.note_scores(reference, np.array(notes, dtype=np.float64).reshape(-1, 3))["f1"]
+
+    return {
+        label: {
+            kind: round(float(np.mean([f1(r, path, index) for r, path in zip(references, paths)])), 4)
+            for kind, paths in audio.items()
+        }
+        for index, label in enumerate(pairs)
+    }
 
 
 def _real_time_factor(manifest: dict, model_seconds: str) -> float:

@@ -1,10 +1,14 @@
 """Synthetic band mixtures rendered with FluidSynth: the separator's training data and the audio
 stages' test set, with the true requinto stem and notes for every mixture.
 
-A mixture is an excerpt of a corpus song: its cleaned lead line played by a nylon guitar (the
-requinto), over an accompaniment made of the notes the cleaning removed (low notes on a bass,
-the rest on a steel-string guitar, as the bajo sexto/quinto). Each excerpt gets a random
-transposition, tempo change and stem gains. Runs in the main environment (note-seq).
+A mixture is an excerpt of a corpus song: its cleaned lead line played by a nylon or steel guitar
+(the requinto), over an accompaniment made of the notes the cleaning removed (low notes on a bass
+instrument, the rest on a harmony instrument: guitar, accordion or brass). Each excerpt draws its
+SoundFonts and programs (corridos.audio.soundfonts), a transposition, tempo change and stem gains,
+and, when `augmentation.enabled`, random effects (corridos.audio.augmentation: detune, vibrato,
+room, EQ tilt, level, noise, MP3), seeded per mixture.
+A mixture with the held-out font is a "test" mixture: never in train.csv or validation.csv.
+Runs in the main environment (note-seq, pedalboard).
 """
 
 from __future__ import annotations
@@ -15,18 +19,24 @@ import json
 import subprocess
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from corridos import config as config_io
 from corridos import storage
 from corridos.audio import io as audio_io
-from corridos.constants import (
-    AUDIO_SAMPLE_RATE,
-    MIDI_SUFFIXES,
-    NYLON_GUITAR_PROGRAM,
-    SOUNDFONT_PATH,
+from corridos.audio import soundfonts
+from corridos.audio.augmentation import AugmentationConfig, augment
+from corridos.audio.soundfonts import (
+    BASS_PROGRAMS,
+    HARMONY_PROGRAMS,
+    NYLON_GUITAR,
+    PLAYBACK_FONT,
+    REQUINTO_PROGRAMS,
+    SoundFont,
 )
+from corridos.constants import AUDIO_SAMPLE_RATE, MIDI_SUFFIXES
 from corridos.errors import BadInputError, CorridosError
 from corridos.symbolic.cleaning import CleaningConfig, clean
 from corridos.symbolic.sequences import NoteArrays, from_midi_bytes, from_parts, to_arrays, write_midi
@@ -35,9 +45,14 @@ from corridos.tablature.instrument import REQUINTO
 STEMS = ("mix", "requinto", "accompaniment")
 REFERENCE_DIR = "reference"
 MIXTURES_MANIFEST = "mixtures.json"
-# General MIDI programs for the accompaniment.
-ACOUSTIC_BASS_PROGRAM = 32
-STEEL_GUITAR_PROGRAM = 25
+# The split of mixtures rendered with the held-out font: evaluation only.
+HELD_OUT_SPLIT = "test"
+# Shorter notes are not written: at MIDI's resolution their note-off can land on their note-on's
+# tick, sorted before it, leaving the note on for ever; a sustained program (brass, accordion,
+# bowed bass) then never falls silent and FluidSynth renders without end (seen: 500 MB of WAV).
+SHORTEST_NOTE_SECONDS = 0.01
+# FluidSynth renders at about 30x real time; a render this much longer than its notes has hung.
+RENDER_TIMEOUT_SECONDS = 60.0
 
 
 @dataclasses.dataclass
@@ -52,8 +67,16 @@ class MixtureConfig:
     accompaniment_gain_db_range: tuple[float, float] = (-6.0, 0.0)
     # Removed notes at or below this pitch are played by the bass.
     bass_pitch_max: int = 47
+    # Names of corridos.audio.soundfonts fonts; the requinto and the band each draw one per mixture.
+    soundfonts: tuple[str, ...] = dataclasses.field(
+        default_factory=lambda: tuple(f.name for f in soundfonts.training_fonts())
+    )
+    requinto_programs: tuple[int, ...] = REQUINTO_PROGRAMS
+    bass_programs: tuple[int, ...] = BASS_PROGRAMS
+    harmony_programs: tuple[int, ...] = HARMONY_PROGRAMS
     seed: int = 0
     cleaning: CleaningConfig = dataclasses.field(default_factory=CleaningConfig)
+    augmentation: AugmentationConfig = dataclasses.field(default_factory=AugmentationConfig)
 
 
 @dataclasses.dataclass
@@ -66,16 +89,33 @@ class Song:
 
 
 @dataclasses.dataclass
+class Instrumentation:
+    """Which font and GM program play each part of one mixture."""
+
+    requinto_font: str
+    requinto_program: int
+    band_font: str
+    bass_program: int
+    harmony_program: int
+
+    def held_out(self) -> bool:
+        return soundfonts.is_held_out(self.requinto_font) or soundfonts.is_held_out(self.band_font)
+
+
+@dataclasses.dataclass
 class Mixture:
     name: str
     song: str
     split: str
+    instruments: Instrumentation
     transpose: int
     tempo_factor: float
     requinto_gain_db: float
     accompaniment_gain_db: float
     lead_notes: int
     seconds: float
+    # The effects drawn for this mixture (corridos.audio.augmentation), none when it is off.
+    effects: dict[str, dict[str, float]] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass
@@ -121,14 +161,16 @@ def render_mixtures(
     Spleeter's train.csv and validation.csv (split by song) and mixtures.json."""
     from tqdm import tqdm
 
-    check_fluidsynth()
+    soundfonts.check_installed([soundfonts.font_named(name) for name in config.soundfonts])
     out_dir = Path(out_dir)
     rng = np.random.default_rng(config.seed)
-    validation = max(1, round(len(songs) * config.validation_fraction)) if len(songs) > 1 else 0
+    plans = [_instrumentation(config, rng) for _ in songs]
+    splits = _splits([plan.held_out() for plan in plans], config.validation_fraction)
     mixtures = []
-    for index, song in enumerate(tqdm(songs, desc="render", unit="mixture", disable=not progress)):
-        split = "validation" if index >= len(songs) - validation else "train"
-        mixtures.append(_render_mixture(song, f"{index:03d}", split, out_dir, config, rng))
+    for index, (song, plan, split) in enumerate(
+        tqdm(list(zip(songs, plans, splits)), desc="render", unit="mixture", disable=not progress)
+    ):
+        mixtures.append(_render_mixture(song, f"{index:03d}", split, plan, out_dir, config, rng))
     _write_csvs(out_dir, mixtures)
     manifest = {"config": config_io.to_dict(config), "mixtures": [dataclasses.asdict(m) for m in mixtures]}
     (out_dir / MIXTURES_MANIFEST).write_text(json.dumps(manifest, indent=1, ensure_ascii=False))
@@ -140,10 +182,42 @@ def load_mixtures(out_dir: str | Path) -> MixtureSet:
     path = out_dir / MIXTURES_MANIFEST
     if not path.is_file():
         raise FileNotFoundError(f"{out_dir}: no {MIXTURES_MANIFEST}; render mixtures first (`corridos audio render`)")
-    return MixtureSet(out_dir, [Mixture(**m) for m in json.loads(path.read_text())["mixtures"]])
+    return MixtureSet(
+        out_dir, [config_io.from_dict(Mixture, m, str(path)) for m in json.loads(path.read_text())["mixtures"]]
+    )
 
 
-def _render_mixture(song: Song, index: str, split: str, out_dir: Path, config: MixtureConfig, rng) -> Mixture:
+def _instrumentation(config: MixtureConfig, rng) -> Instrumentation:
+    def pick(options: tuple) -> Any:
+        return options[int(rng.integers(len(options)))]
+
+    return Instrumentation(
+        requinto_font=pick(config.soundfonts),
+        requinto_program=int(pick(config.requinto_programs)),
+        band_font=pick(config.soundfonts),
+        bass_program=int(pick(config.bass_programs)),
+        harmony_program=int(pick(config.harmony_programs)),
+    )
+
+
+def _splits(held_out: list[bool], validation_fraction: float) -> list[str]:
+    """HELD_OUT_SPLIT for held-out mixtures; of the others, the last `validation_fraction` (at
+    least one, when there are two or more) are "validation", the rest "train"."""
+    heard = held_out.count(False)
+    validation = max(1, round(heard * validation_fraction)) if heard > 1 else 0
+    splits, seen = [], 0
+    for is_held_out in held_out:
+        if is_held_out:
+            splits.append(HELD_OUT_SPLIT)
+            continue
+        seen += 1
+        splits.append("validation" if seen > heard - validation else "train")
+    return splits
+
+
+def _render_mixture(
+    song: Song, index: str, split: str, plan: Instrumentation, out_dir: Path, config: MixtureConfig, rng
+) -> Mixture:
     tempo = float(rng.uniform(*config.tempo_factor_range))
     # Cut `seconds * tempo` of the song so that it lasts `seconds` once played `tempo` times faster.
     start = _excerpt_start(song.lead, config.seconds * tempo, rng)
@@ -157,28 +231,31 @@ def _render_mixture(song: Song, index: str, split: str, out_dir: Path, config: M
     )
     frames = int((config.seconds + config.tail_seconds) * AUDIO_SAMPLE_RATE)
     low = accompaniment.pitch <= config.bass_pitch_max
-    requinto = _fit(render([(lead, NYLON_GUITAR_PROGRAM)]), frames) * _db(gains[0])
-    band = _fit(
-        render([(accompaniment.take(low), ACOUSTIC_BASS_PROGRAM), (accompaniment.take(~low), STEEL_GUITAR_PROGRAM)]),
-        frames,
-    )
-    band *= _db(gains[1])
+    requinto_part = [(lead, plan.requinto_program)]
+    band_parts = [(accompaniment.take(low), plan.bass_program), (accompaniment.take(~low), plan.harmony_program)]
+    requinto = _fit(render(requinto_part, soundfonts.font_named(plan.requinto_font)), frames) * _db(gains[0])
+    band = _fit(render(band_parts, soundfonts.font_named(plan.band_font)), frames) * _db(gains[1])
+    # Seeded by the mixture, not drawn from `rng`: turning effects on or off keeps the excerpts.
+    augmented = augment(requinto, band, AUDIO_SAMPLE_RATE, config.augmentation, [config.seed, int(index)])
     # One factor for all three, so the stems still add up to the mix exactly.
-    headroom = min(1.0, 0.9 / max(float(np.abs(requinto + band).max()), 1e-9))
+    headroom = min(1.0, 0.9 / max(float(np.abs(augmented.mix).max()), 1e-9))
     name = f"{index}-{_safe(song.name)}"
-    for stem, audio in (("mix", requinto + band), ("requinto", requinto), ("accompaniment", band)):
+    stems = (("mix", augmented.mix), ("requinto", augmented.requinto), ("accompaniment", augmented.accompaniment))
+    for stem, audio in stems:
         audio_io.write_wav(out_dir / stem / f"{name}.wav", audio * headroom, AUDIO_SAMPLE_RATE)
-    write_notes_midi([(lead, NYLON_GUITAR_PROGRAM)], out_dir / REFERENCE_DIR / f"{name}.mid")
+    write_notes_midi(requinto_part, out_dir / REFERENCE_DIR / f"{name}.mid")
     return Mixture(
         name,
         song.name,
         split,
+        plan,
         semitones,
         round(tempo, 4),
         round(gains[0], 2),
         round(gains[1], 2),
         len(lead),
         config.seconds + config.tail_seconds,
+        augmented.effects,
     )
 
 
@@ -201,7 +278,7 @@ def _transposition(lead: NoteArrays, largest: int, rng) -> int:
     """A random shift of at most `largest` semitones that keeps the lead in the requinto's range."""
     if not len(lead):
         return 0
-    low = max(-largest, REQUINTO.lowest_pitch(capo=0) - int(lead.pitch.min()))
+    low = max(-largest, REQUINTO.lowest_pitch(0) - int(lead.pitch.min()))
     high = min(largest, REQUINTO.highest_pitch() - int(lead.pitch.max()))
     return int(rng.integers(low, high + 1)) if low <= high else 0
 
@@ -236,20 +313,19 @@ def _write_csvs(out_dir: Path, mixtures: list[Mixture]) -> None:
                     writer.writerow([f"{stem}/{m.name}.wav" for stem in STEMS] + [m.seconds])
 
 
-def check_fluidsynth() -> None:
-    import shutil
-
-    if shutil.which("fluidsynth") is None or not SOUNDFONT_PATH.is_file():
-        raise CorridosError(f"fluidsynth or {SOUNDFONT_PATH} missing; run `make system`")
-
-
 def write_notes_midi(parts: list[tuple[NoteArrays, int]], path: Path) -> Path:
-    """A MIDI file with one instrument per (notes, GM program) part."""
-    return write_midi(from_parts(parts), path, program=None)
+    """A MIDI file with one instrument per (notes, GM program) part, notes under
+    SHORTEST_NOTE_SECONDS left out."""
+    audible = [(notes.take(notes.end - notes.start >= SHORTEST_NOTE_SECONDS), program) for notes, program in parts]
+    return write_midi(from_parts(audible), path, program=None)
 
 
-def render(parts: list[tuple[NoteArrays, int]], sample_rate: int = AUDIO_SAMPLE_RATE) -> np.ndarray:
-    """Render (notes, GM program) parts with FluidSynth to a (frames, 2) float32 array."""
+def render(
+    parts: list[tuple[NoteArrays, int]], font: SoundFont | None = None, sample_rate: int = AUDIO_SAMPLE_RATE
+) -> np.ndarray:
+    """Render (notes, GM program) parts with FluidSynth and `font` (the playback font when None) to
+    a (frames, 2) float32 array."""
+    font = font or soundfonts.font_named(PLAYBACK_FONT)
     with tempfile.TemporaryDirectory(prefix="corridos-render-") as folder:
         midi = write_notes_midi(parts, Path(folder) / "notes.mid")
         wav = Path(folder) / "notes.wav"
@@ -257,6 +333,10 @@ def render(parts: list[tuple[NoteArrays, int]], sample_rate: int = AUDIO_SAMPLE_
             "fluidsynth",
             "-ni",
             "-q",
+            # Load only the samples the parts play, not the whole font (FluidR3: 47 MB of memory
+            # and 0.8 s a render here, against 174 MB and 1.2 s).
+            "-o",
+            "synth.dynamic-sample-loading=1",
             "-r",
             str(sample_rate),
             "-O",
@@ -265,16 +345,22 @@ def render(parts: list[tuple[NoteArrays, int]], sample_rate: int = AUDIO_SAMPLE_
             "wav",
             "-F",
             str(wav),
-            str(SOUNDFONT_PATH),
+            str(font.path),
             str(midi),
         ]
-        done = subprocess.run(command, capture_output=True, text=True)
+        seconds = max((float(notes.end.max()) for notes, _ in parts if len(notes)), default=0.0)
+        try:
+            done = subprocess.run(command, capture_output=True, text=True, timeout=RENDER_TIMEOUT_SECONDS + seconds)
+        except subprocess.TimeoutExpired as error:
+            raise CorridosError(
+                f"fluidsynth did not finish {seconds:.0f} s of notes in {error.timeout:.0f} s"
+            ) from error
         if done.returncode != 0 or not wav.is_file():
             raise CorridosError(f"fluidsynth failed ({done.returncode}): {done.stderr.strip()[-500:]}")
         audio, _ = audio_io.load_wav(wav)
     return audio
 
 
-def render_sequence(sequence, path: str | Path, program: int = NYLON_GUITAR_PROGRAM) -> Path:
+def render_sequence(sequence, path: str | Path, program: int = NYLON_GUITAR) -> Path:
     """A NoteSequence played on one GM program, written as a WAV file."""
     return audio_io.write_wav(Path(path), render([(to_arrays(sequence), program)]), AUDIO_SAMPLE_RATE)

@@ -19,26 +19,31 @@ from corridos import config as config_io
 from corridos import storage
 from corridos.audio import io as audio_io
 from corridos.audio.io import AudioLimits, AudioSource
-from corridos.constants import NYLON_GUITAR_PROGRAM, TRANSCRIPTION_PITCH_MIN
+from corridos.constants import NYLON_GUITAR_PROGRAM
 from corridos.errors import BadInputError, ModelError
 from corridos.manifest import StageResult
 from corridos.tablature.instrument import REQUINTO
 
 MIDI_DIR = "midi"
+# Basic Pitch's own onset and frame thresholds (basic_pitch.inference.predict's defaults).
+BASIC_PITCH_THRESHOLDS = (0.5, 0.3)
 # Windows of audio sent to onnxruntime per call: batching amortises the per-call overhead.
 WINDOWS_PER_CALL = 8
 
 
 @dataclasses.dataclass
 class TranscriptionConfig:
-    # Tuned with `corridos audio tune-transcription` on FluidSynth nylon renders of corpus lead
-    # lines (9 songs; onset 0.5-0.9 x frame 0.3-0.7, shortest note 30-80 ms tried by hand): mean
-    # note F1 0.98. Basic Pitch's defaults (0.5, 0.3, 128 ms) add octave ghosts and drop the
-    # requinto's runs, whose notes are 100-130 ms apart.
+    # Chosen on the training SoundFonts only (corridos.audio.soundfonts; never the held-out one):
+    # `benchmarks/audio.py` tunes onset 0.3-0.9 x frame 0.2-0.7 on the solo renders of 9 songs
+    # (nylon and steel programs, range 45-88): 0.75/0.6 scores mean note F1 0.986, 0.001 below
+    # the grid's best (0.8/0.6), so they stay. Shortest note 30-80 ms was tried by hand. Basic
+    # Pitch's defaults (0.5, 0.3, 128 ms) add octave ghosts and drop the requinto's runs, whose
+    # notes are 100-130 ms apart. Held-out-font figures: README, "Audio stages".
     onset_threshold: float = 0.75
     frame_threshold: float = 0.6
     min_note_seconds: float = 0.05
-    pitch_min: int = TRANSCRIPTION_PITCH_MIN
+    # The requinto's whole range, open low A string to the top fret (the tablature's numbers).
+    pitch_min: int = REQUINTO.lowest_pitch(0)
     pitch_max: int = REQUINTO.highest_pitch()
     # Basic Pitch's "melodia trick": extends notes through weak frames, removes spurious blips.
     melodia_trick: bool = True
@@ -184,6 +189,43 @@ def named_inputs(inputs: list[str], stem: str) -> list[tuple[str, str]]:
     return pairs
 
 
+@dataclasses.dataclass
+class ThresholdNotes(AudioSource):
+    """One input transcribed at several threshold pairs: (onset, offset, pitch) rows per pair."""
+
+    rows: list[list[list[float]]] = dataclasses.field(default_factory=list)
+
+
+def transcribe_at_thresholds(
+    inputs: list[str],
+    thresholds: list[tuple[float, float]],
+    config: TranscriptionConfig = TranscriptionConfig(),
+    progress: bool = True,
+) -> list[ThresholdNotes]:
+    """The notes of every input at each (onset, frame) threshold pair, the model run once per
+    file; bad files are skipped with the reason."""
+    from tqdm import tqdm
+
+    transcriber = RequintoTranscriber()
+    entries = []
+    for uri in tqdm(audio_io.list_inputs(inputs), desc="transcribe", unit="file", disable=not progress):
+        entry = ThresholdNotes(name=storage.file_name(uri), uri=uri)
+        entries.append(entry)
+        try:
+            waveform = audio_io.read_audio(uri, entry, transcriber.sample_rate, config.limits).mean(axis=1)
+        except BadInputError as error:
+            entry.skip(error.reason)
+            continue
+        activations = transcriber.activations(waveform)
+        entry.rows = [_rows(decode_notes(activations, _at(config, *pair))).tolist() for pair in thresholds]
+        entry.notes = len(entry.rows[0]) if entry.rows else 0
+    return entries
+
+
+def _at(config: TranscriptionConfig, onset: float, frame: float) -> TranscriptionConfig:
+    return dataclasses.replace(config, onset_threshold=onset, frame_threshold=frame)
+
+
 def tune_thresholds(
     pairs: list[tuple[str, str]],
     onset_thresholds: list[float],
@@ -209,7 +251,7 @@ def tune_thresholds(
         )
     results = []
     for onset, frame in itertools.product(onset_thresholds, frame_thresholds):
-        candidate = dataclasses.replace(config, onset_threshold=onset, frame_threshold=frame)
+        candidate = _at(config, onset, frame)
         scores = [
             audio_metrics.note_scores(reference, _rows(decode_notes(activations, candidate)))["f1"]
             for activations, reference in files

@@ -1,6 +1,6 @@
 """`corridos audio ...`: render synthetic mixtures, train the separator, separate, transcribe,
-evaluate. The stages themselves run in the audio env (corridos.audio.bridge); heavy libraries are
-imported inside commands, so --help is instant."""
+evaluate, report on real recordings. The stages themselves run in the audio env
+(corridos.audio.bridge); heavy libraries are imported inside commands, so --help is instant."""
 
 from __future__ import annotations
 
@@ -41,18 +41,28 @@ def render(
     songs: int = typer.Option(8, help="How many songs (one mixture each)."),
     config: Path | None = typer.Option(None, help="YAML/JSON MixtureConfig file."),
     set_: list[str] = typer.Option([], "--set", help="Override a MixtureConfig field, e.g. seconds=8."),
+    held_out: bool = typer.Option(
+        False, "--held-out", help="Draw the held-out font too: its mixtures are split 'test', for evaluation only."
+    ),
 ) -> None:
-    """Render synthetic band mixtures (requinto + accompaniment) from corpus songs with FluidSynth."""
-    from corridos.audio.synthesis import MixtureConfig, corpus_songs, render_mixtures
+    """Render synthetic band mixtures (requinto + accompaniment) from corpus songs with FluidSynth,
+    SoundFonts and programs drawn per part (--set soundfonts=[timgm6mb] for a held-out set)."""
+    import dataclasses
+
+    from corridos.audio.soundfonts import held_out_font
+    from corridos.audio.synthesis import HELD_OUT_SPLIT, MixtureConfig, corpus_songs, render_mixtures
 
     mixture_config = _config(MixtureConfig, config, set_)
+    if held_out:
+        fonts = (*mixture_config.soundfonts, held_out_font().name)
+        mixture_config = dataclasses.replace(mixture_config, soundfonts=fonts)
     result = render_mixtures(
         corpus_songs(corpus, songs, mixture_config.cleaning, mixture_config.seed), out, mixture_config
     )
     splits = [m.split for m in result.mixtures]
     typer.echo(
-        f"rendered {len(splits)} mixtures ({splits.count('train')} train, "
-        f"{splits.count('validation')} validation) -> {out}"
+        f"rendered {len(splits)} mixtures ({splits.count('train')} train, {splits.count('validation')} validation, "
+        f"{splits.count(HELD_OUT_SPLIT)} {HELD_OUT_SPLIT} with the held-out font) -> {out}"
     )
 
 
@@ -60,7 +70,7 @@ def render(
 def train_separator(
     data: Path = typer.Argument(..., help="Rendered mixtures folder (train.csv, validation.csv)."),
     model_dir: Path = typer.Option(..., help="New folder for the model."),
-    preset: str = typer.Option("tiny", help="'tiny' (CPU, tests and demo) or 'full' (GPU nodes)."),
+    preset: str = typer.Option("tiny", help="'tiny' (tests and demo), 'cpu' (2 cores, an hour) or 'gpu' (GPU node)."),
     set_: list[str] = typer.Option([], "--set", help="Override a SeparatorTrainingConfig field, e.g. steps=50."),
 ) -> None:
     """Train a requinto/accompaniment Spleeter model."""
@@ -128,6 +138,57 @@ def evaluate(
         f"real-time factors: separation {summary['separation_rtf']:.3f}, "
         f"transcription {summary['transcription_rtf']:.3f}"
     )
+
+
+@audio_app.command("report")
+def report(
+    inputs: list[str] = typer.Argument(..., help="Recordings: audio files, folders or s3:// prefixes."),
+    out: Path = typer.Option(Path("runs/audio/report"), help="Output folder for report.json."),
+    config: Path | None = typer.Option(None, help="YAML/JSON TranscriptionConfig file."),
+    set_: list[str] = typer.Option([], "--set", help="Override a TranscriptionConfig field."),
+) -> None:
+    """Transcribe real recordings and print figures that need no labels (notes/s, pitch range,
+    notes at the range's edges, in-scale ratio, polyphony, octave jumps), at the configured
+    thresholds and at Basic Pitch's own, side by side; report.json holds them all."""
+    from rich.console import Console
+
+    from corridos.audio import stages
+    from corridos.audio.transcription import TranscriptionConfig
+
+    result = stages.report_recordings(inputs, out, _config(TranscriptionConfig, config, set_))
+    Console().print(recordings_table(result.report["rows"]))
+    _print_files("report", result, out, inputs)
+
+
+def recordings_table(rows: list[dict]):
+    """A rich Table of report_recordings' rows: one line per file and thresholds."""
+    from rich.table import Table
+
+    table = Table(title="transcription of real recordings (no labels: figures, not scores)")
+    columns = ("file", "thresholds", "s", "notes/s", "range", "at edges", "in scale", "polyphony", "octave jumps")
+    for column in columns:
+        table.add_column(column, justify="left" if column in ("file", "thresholds") else "right")
+    for row in rows:
+        table.add_row(*recordings_row(row))
+    return table
+
+
+def recordings_row(row: dict) -> list[str]:
+    """The table's cells of one row: its file (shortened), thresholds and figures."""
+    from corridos.tablature.instrument import pitch_name
+
+    defined = row["pitch_low"] is not None
+    return [
+        row["name"][:24],
+        f"{row['thresholds']} {row['onset_threshold']:g}/{row['frame_threshold']:g}",
+        f"{row['seconds']:.0f}",
+        f"{row['notes_per_second']:.2f}",
+        f"{pitch_name(row['pitch_low'])}-{pitch_name(row['pitch_high'])}" if defined else "-",
+        f"{row['edge_share']:.1%}" if defined else "-",
+        f"{row['in_scale']:.1%}" if defined else "-",
+        f"{row['polyphony']:.2f}" if defined else "-",
+        f"{row['octave_jumps']:.1%}" if defined else "-",
+    ]
 
 
 @audio_app.command("tune-transcription")

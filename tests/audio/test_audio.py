@@ -7,6 +7,7 @@ The separator trains for a few steps only: its stems are checked for shape, not 
 from __future__ import annotations
 
 import json
+import subprocess
 
 import numpy as np
 import pytest
@@ -17,9 +18,11 @@ from corridos.audio import metrics as audio_metrics
 from corridos.audio.io import AudioLimits
 from corridos.audio.separation import SPLEETER_PARAMS, SeparationConfig
 from corridos.audio.synthesis import MixtureConfig, render_mixtures, render_sequence, song_from_sequence
+from corridos.audio.transcription import TranscriptionConfig
 from corridos.constants import AUDIO_SAMPLE_RATE
 from corridos.errors import AudioEnvError
-from tests.helpers import band, notes
+from corridos.tablature.instrument import REQUINTO
+from tests.helpers import RECORDINGS, band, notes
 
 pytestmark = pytest.mark.audio
 
@@ -27,6 +30,8 @@ pytestmark = pytest.mark.audio
 EASY_LINE = notes(
     *[(0.5 + 0.4 * i, 0.8 + 0.4 * i, p, 90) for i, p in enumerate([64, 67, 71, 72, 76, 74, 69, 65, 62, 60])]
 )
+# The requinto's two lowest strings, open A2 (MIDI 45) up: what a floor above 45 would cut.
+LOW_LINE = notes(*[(0.5 + 0.5 * i, 0.9 + 0.5 * i, p, 90) for i, p in enumerate([45, 47, 48, 50, 52, 53, 50, 45])])
 LIMITS = AudioLimits(min_seconds=1.0, max_seconds=20.0)
 
 
@@ -85,10 +90,9 @@ def separated(work, model, mixtures, bad_files):
 
 @pytest.fixture(scope="module")
 def transcribed(work, separated, bad_files):
-    from corridos.audio.transcription import TranscriptionConfig
-
     easy = render_sequence(EASY_LINE, work / "solo" / "easy.wav")
-    inputs = [str(work / "separated"), str(easy), str(bad_files)]
+    low = render_sequence(LOW_LINE, work / "solo" / "low.wav")
+    inputs = [str(work / "separated"), str(easy), str(low), str(bad_files)]
     return stages.transcribe(inputs, work / "transcribed", TranscriptionConfig(limits=LIMITS), progress=False)
 
 
@@ -138,6 +142,14 @@ def test_transcription_of_an_easy_solo_line(transcribed, work):
     assert audio_metrics.note_scores(reference, estimate)["f1"] >= 0.9
 
 
+def test_notes_down_to_the_open_low_string_survive_transcription(transcribed):
+    entry = _entries(transcribed.report)["low"]
+    reference = np.array([(n.start_time, n.end_time, n.pitch) for n in LOW_LINE.notes])
+    estimate = audio_metrics.midi_notes(entry["outputs"]["midi"])
+    assert REQUINTO.lowest_pitch(0) == 45 and estimate[:, 2].min() == 45
+    assert audio_metrics.note_scores(reference, estimate)["f1"] >= 0.9
+
+
 def test_transcription_reads_separation_folders_and_feeds_the_dataset_stage(transcribed, separated, work):
     entries = _entries(transcribed.report)
     song = next(e["name"] for e in separated.report["files"] if e["status"] == "used").rsplit(".", 1)[0]
@@ -146,8 +158,9 @@ def test_transcription_reads_separation_folders_and_feeds_the_dataset_stage(tran
     for name, reason in EXPECTED_REASONS.items():
         assert reason in entries[name.rsplit(".", 1)[0]]["reason"]
     sequences = stages.transcribed_sequences(work / "transcribed")
-    assert set(sequences) == {song, "easy"}
-    assert all(55 <= n.pitch <= 93 for s in sequences.values() for n in s.notes)
+    assert set(sequences) == {song, "easy", "low"}
+    low, high = REQUINTO.lowest_pitch(0), REQUINTO.highest_pitch()
+    assert all(low <= n.pitch <= high for s in sequences.values() for n in s.notes)
 
 
 def test_empty_model_folder_is_refused(tmp_path, mixtures):
@@ -210,3 +223,56 @@ def test_threshold_tuning_ranks_the_grid(mixtures):
     # for the others; measured with the default soundfont): 0.9 leaves room for another soundfont or
     # pitch floor, and still fails a transcriber that misses or invents one note in ten.
     assert results[0]["f1"] >= 0.9, results
+
+
+@pytest.mark.skipif(not RECORDINGS.is_dir(), reason="the shared recordings are not beside this checkout")
+def test_report_on_real_mp3s_and_bad_audio(tmp_path, bad_files):
+    # Two real clips cut to 8 s without re-encoding: their own MP3 frames, decoded here.
+    clips = tmp_path / "clips"
+    clips.mkdir()
+    for source in sorted(RECORDINGS.glob("*.mp3"))[:2]:
+        command = ["ffmpeg", "-v", "error", "-i", str(source), "-t", "8", "-c", "copy", str(clips / source.name)]
+        subprocess.run(command, check=True)
+    config = TranscriptionConfig(limits=LIMITS)
+    result = stages.report_recordings([str(clips), str(bad_files)], tmp_path / "report", config, progress=False)
+    assert result.used == 2
+    assert set(result.skipped) == set(EXPECTED_REASONS)
+    for name, reason in EXPECTED_REASONS.items():
+        assert reason in result.skipped[name], (name, result.skipped[name])
+    rows = result.report["rows"]
+    assert [(r["name"], r["thresholds"]) for r in rows] == [
+        (clip.name, label) for clip in sorted(clips.iterdir()) for label in ("chosen", "basic-pitch")
+    ]
+    for row in rows:
+        assert 7.5 <= row["seconds"] <= 8.5
+        assert row["notes_per_second"] > 0.5
+        assert REQUINTO.lowest_pitch(0) <= row["pitch_low"] <= row["pitch_high"] <= REQUINTO.highest_pitch()
+        assert 0 <= row["edge_share"] <= 1 and 0 < row["in_scale"] <= 1 and row["polyphony"] >= 1
+
+
+def test_a_zero_length_note_on_a_sustained_program_does_not_render_for_ever():
+    from corridos.audio.soundfonts import BRASS_SECTION
+    from corridos.audio.synthesis import render
+    from corridos.symbolic.sequences import NoteArrays
+
+    # A note cut to nothing at an excerpt's end: its note-off would sort before its note-on.
+    brass = NoteArrays(
+        np.array([0.0, 2.0]), np.array([1.0, 2.0]), np.array([60, 61], np.int16), np.full(2, 80, np.int16)
+    )
+    audio = render([(brass, BRASS_SECTION)])
+    assert 1.0 * AUDIO_SAMPLE_RATE < len(audio) < 6.0 * AUDIO_SAMPLE_RATE
+
+
+def test_label_free_statistics_agree_with_their_definitions():
+    # 10 s: C4 E4 G4 C5 in C major, then C#4 over C5 (two notes sounding), then the open A2.
+    rows = np.array([[0, 1, 60], [1, 2, 64], [2, 3, 67], [3, 5, 72], [4, 5, 61], [6, 7, 45]], dtype=float)
+    figures = audio_metrics.transcription_statistics(rows, 10.0)
+    assert figures["notes"] == 6 and figures["notes_per_second"] == 0.6
+    assert (figures["pitch_low"], figures["pitch_high"]) == (45, 72)
+    assert figures["edge_share"] == round(1 / 6, 4)  # only the A2 is within 2 semitones of 45 or 88
+    assert figures["in_scale"] == round(5 / 6, 4)  # C# is outside every major or minor scale holding the rest
+    assert figures["polyphony"] == round(7 / 6, 3)  # 7 s of notes over 6 s with any sounding
+    assert figures["octave_jumps"] == 0.0
+    octaves = np.array([[0, 1, 60], [1, 2, 72], [2, 3, 60]], dtype=float)
+    assert audio_metrics.transcription_statistics(octaves, 3.0)["octave_jumps"] == 1.0
+    assert audio_metrics.transcription_statistics(np.zeros((0, 3)), 3.0)["in_scale"] is None

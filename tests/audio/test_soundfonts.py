@@ -1,0 +1,83 @@
+"""The SoundFont registry: every font installs from a package `make system` names and plays every
+program a mixture may ask of it; the held-out font is heard by evaluation only."""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from corridos.audio import soundfonts, stages
+from corridos.audio.soundfonts import BASS_PROGRAMS, HARMONY_PROGRAMS, REQUINTO_PROGRAMS
+from corridos.audio.synthesis import HELD_OUT_SPLIT, MixtureConfig, render, render_mixtures, song_from_sequence
+from corridos.constants import AUDIO_SAMPLE_RATE
+from corridos.errors import BadInputError, ConfigError
+from tests.helpers import band, line
+
+REPOSITORY = Path(__file__).resolve().parents[2]
+
+
+def test_one_font_is_held_out_and_its_family_is_not_trained_on():
+    held_out = [f for f in soundfonts.SOUNDFONTS if f.held_out]
+    assert held_out == [soundfonts.held_out_font()]
+    training = soundfonts.training_fonts()
+    assert training and all(f.family != held_out[0].family for f in training)
+    assert set(training) | set(held_out) == set(soundfonts.SOUNDFONTS)
+    assert soundfonts.is_held_out(held_out[0].name) and not soundfonts.is_held_out(training[0].name)
+    assert all(f.name in MixtureConfig().soundfonts for f in training)
+    assert held_out[0].name not in MixtureConfig().soundfonts
+
+
+def test_make_system_and_the_images_install_every_font():
+    apt = re.search(r"^APT_PACKAGES := (.*)$", (REPOSITORY / "Makefile").read_text(), re.M)
+    assert apt is not None
+    image = (REPOSITORY / "docker" / "base.Dockerfile").read_text()
+    for font in soundfonts.SOUNDFONTS:
+        assert font.package in apt.group(1).split(), font
+        assert font.package in image.split(), font
+
+
+def test_an_unknown_font_is_refused_by_name():
+    with pytest.raises(ConfigError, match="'nope': expected one of fluidr3"):
+        soundfonts.font_named("nope")
+
+
+@pytest.mark.parametrize("font", soundfonts.SOUNDFONTS, ids=lambda f: f.name)
+def test_every_font_plays_every_program(font):
+    programs = sorted(set(REQUINTO_PROGRAMS + BASS_PROGRAMS + HARMONY_PROGRAMS))
+    # One second per program, one after the other, each in the pitches its part plays.
+    parts = []
+    for index, program in enumerate(programs):
+        pitches = [40, 43, 45] if program in BASS_PROGRAMS else [50, 57, 64]
+        notes = line(pitches, step=0.3, length=0.25)
+        notes.start += index
+        notes.end += index
+        parts.append((notes, program))
+    audio = render(parts, font).mean(axis=1)
+    for index, program in enumerate(programs):
+        second = audio[index * AUDIO_SAMPLE_RATE : (index + 1) * AUDIO_SAMPLE_RATE]
+        rms_db = 20 * np.log10(np.sqrt(np.mean(second**2)) + 1e-12)
+        assert rms_db > -50, (font.name, program, rms_db)
+
+
+def test_the_held_out_font_never_reaches_training_or_tuning(tmp_path):
+    songs = [song_from_sequence(band(seed, count=30), f"song{seed}") for seed in range(12)]
+    config = MixtureConfig(seconds=2.0, soundfonts=("fluidr3", soundfonts.held_out_font().name))
+    mixtures = render_mixtures(songs, tmp_path, config, progress=False)
+    held_out = {m.name for m in mixtures.mixtures if m.instruments.held_out()}
+    assert held_out and len(held_out) < len(songs)  # the seed draws both kinds
+    manifest = json.loads((tmp_path / "mixtures.json").read_text())["mixtures"]
+    for entry in manifest:
+        fonts = {entry["instruments"]["requinto_font"], entry["instruments"]["band_font"]}
+        heard = not any(soundfonts.is_held_out(f) for f in fonts)
+        assert (entry["split"] != HELD_OUT_SPLIT) == heard, entry
+    for table in ("train.csv", "validation.csv"):
+        with (tmp_path / table).open() as stream:
+            rows = list(csv.DictReader(stream))
+        assert rows and not {Path(r["mix_path"]).stem for r in rows} & held_out
+    with pytest.raises(BadInputError, match="held-out font.*evaluation only"):
+        stages.tune_transcription(tmp_path, [0.5], [0.3], split=HELD_OUT_SPLIT, progress=False)
