@@ -4,6 +4,12 @@
 ARG UV_IMAGE
 FROM ${UV_IMAGE}
 ARG EXTRA_CA_PEM=""
+# The SoundFonts that render the separator's mixtures (ingest), beside the base image's GM font;
+# the audio and train images inherit them, the serving image (FROM base) does not need them.
+RUN apt-get update -qq \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+      musescore-general-soundfont-lossless timgm6mb-soundfont \
+ && apt-get clean && rm -rf /var/lib/apt/lists/*
 COPY pyproject.toml uv.lock README.md ./
 # Dependencies first, the project after: editing corridos/ does not re-download 1 GB of wheels.
 RUN with-build-ca uv sync --frozen --no-dev --extra pipeline --no-install-project

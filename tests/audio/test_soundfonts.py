@@ -35,10 +35,11 @@ def test_one_font_is_held_out_and_its_family_is_not_trained_on():
 def test_make_system_and_the_images_install_every_font():
     apt = re.search(r"^APT_PACKAGES := (.*)$", (REPOSITORY / "Makefile").read_text(), re.M)
     assert apt is not None
-    image = (REPOSITORY / "docker" / "base.Dockerfile").read_text()
+    base, light = ((REPOSITORY / "docker" / f"{name}.Dockerfile").read_text().split() for name in ("base", "light"))
+    assert soundfonts.font_named(soundfonts.PLAYBACK_FONT).package in base  # the serving image plays pieces with it
     for font in soundfonts.SOUNDFONTS:
         assert font.package in apt.group(1).split(), font
-        assert font.package in image.split(), font
+        assert font.package in base + light, font  # the light image renders the mixtures
 
 
 def test_an_unknown_font_is_refused_by_name():
