@@ -8,7 +8,9 @@ Three arms, each timed the same way (REPEATS runs after a warm-up, the median):
 naive / compiled is compilation's share, compiled / cached the cache's own share. All produce the
 same number of tokens from the same (untrained, tiny-preset) model.
 Prints the speed-up (target >= 30x) and seconds of music per second of compute, and the time to
-generate 30 s of music with the tiny transformer (target <= 1 s on 2 cores).
+generate 30 s and 180 s of music with the released model (targets <= 1 s and <= 6 s on 2 cores),
+with the in-scale and repetition ratios of the 180 s pieces' first and last minute (past the
+model's context the music must hold).
 
     .venv/bin/python benchmarks/sampling.py [--tokens 200] [--families lstm wavenet transformer]
 """
@@ -94,8 +96,8 @@ def main() -> None:
     parser.add_argument("--families", nargs="*", default=["lstm", "wavenet", "transformer"])
     parser.add_argument(
         "--model",
-        default="runs/demo/train/transformer/model",
-        help="a trained model for the 30 s figure (an untrained one emits few notes)",
+        default="models/released",
+        help="a trained model for the 30 s and 180 s figures (an untrained one emits few notes)",
     )
     args = parser.parse_args()
     vocabulary = Vocabulary()
@@ -118,18 +120,30 @@ def main() -> None:
             f"of which the cache {compiled / cached:.1f}x; {music / cached:.0f} s of music per s"
         )
         if family == "transformer":
-            if Path(args.model).is_dir():
-                sampler = Sampler(*packaging.load(args.model))
-                sampler.generate(SampleConfig(seconds=2))
-            print(
-                f"{family:12s} 30 s of music from {args.model if Path(args.model).is_dir() else 'an untrained model'}:"
-            )
-            thirty = []
-            for seed in range(3):
-                began = time.perf_counter()
-                sampler.generate(SampleConfig(seconds=30, seed=seed))
-                thirty.append(time.perf_counter() - began)
-            print(f"{'':12s} {np.median(thirty):.2f} s median of 3 (target <= 1 s on 2 cores)")
+            whole_pieces(args.model, sampler)
+
+
+def whole_pieces(model: str, sampler: Sampler) -> None:
+    """Seconds to generate 30 s and 180 s of music (median of 3 seeds), and the 180 s pieces' first
+    and last minute compared."""
+    from corridos.generation.evaluation import minutes_compared
+
+    if Path(model).is_dir():
+        sampler = Sampler(*packaging.load(model))
+        sampler.generate(SampleConfig(seconds=2))
+    name = model if Path(model).is_dir() else "an untrained model"
+    for seconds, target in ((30, 1), (180, 6)):
+        times = []
+        for seed in range(3):
+            began = time.perf_counter()
+            sampler.generate(SampleConfig(seconds=seconds, seed=seed))
+            times.append(time.perf_counter() - began)
+        print(f"{'':12s} {seconds} s of music from {name}: {np.median(times):.2f} s median of 3 (target <= {target} s)")
+    for label, scores in minutes_compared(sampler.model, sampler.vocabulary).items():
+        print(
+            f"{'':12s} minutes {label} of 4 pieces of 180 s: in-scale {scores['in_scale_ratio']:.3f}, "
+            f"repetition {scores['repetition_ratio']:.3f}, {scores['notes_per_minute']:.0f} notes"
+        )
 
 
 if __name__ == "__main__":

@@ -89,3 +89,15 @@ def test_evaluate_on_a_folder_with_nothing_usable_fails_clearly(tmp_path):
 def test_evaluation_refuses_sampling_settings_that_break_the_per_second_comparison():
     with pytest.raises(ConfigError, match="events and primer do not apply"):
         EvaluationConfig(sampling=SampleConfig(events=100))
+
+
+def test_minutes_compared_scores_the_first_and_the_last_minute_apart():
+    from corridos.generation.evaluation import minutes_compared
+
+    vocabulary = Vocabulary()
+    model = build_model(ModelConfig(family="lstm", embedding_dim=8, hidden_dim=8, layers=1), vocabulary.size)
+    scores = minutes_compared(model, vocabulary, samples=2, seconds=120)
+    assert list(scores) == ["0-1", "1-2"]
+    for minute in scores.values():
+        assert 0 <= minute["in_scale_ratio"] <= 1 and 0 <= minute["repetition_ratio"] <= 1
+        assert minute["notes_per_minute"] > 0
