@@ -82,6 +82,7 @@ def build_release(
             "split": manifest["config"]["split"],
             "validation_artists": _artists(manifest, "validation"),
             "songs": {split: len(dataset.songs(split)) for split in ("train", "validation")},
+            "vocabulary": {"size": vocabulary.size, **dataclasses.asdict(vocabulary.config)},
         },
         "code_version": manifest.get("code_version"),
     }
@@ -105,6 +106,7 @@ def _artists(manifest: dict, split: str) -> list[str]:
 def model_card(figures: dict) -> str:
     """MODEL_CARD.md from release.json's figures."""
     data, training, config = figures["data"], figures["training"], figures["config"]
+    words = data["vocabulary"]
     model = config["model"]
     metrics = "\n".join(f"| {name} | {value:.4g} |" for name, value in sorted(figures["metrics"].items()))
     minutes = "\n".join(
@@ -123,6 +125,8 @@ requinto line of a corrido tumbado as note events. Trained on 2 CPU cores with t
   corpus `../shared/datasets/corridos-midi` with the split {json.dumps(data["split"])}.
 - Songs: {data["songs"]["train"]} for training, {data["songs"]["validation"]} for validation, all by
   artists that training never saw: {", ".join(data["validation_artists"])}.
+- Vocabulary: {words["size"]} tokens, pitches {words["pitch_min"]}-{words["pitch_max"]}, time shifts of
+  {words["step_seconds"]} s up to {words["max_shift_seconds"]} s.
 - The corpus is piano transcriptions of whole band recordings, cleaned to a top-voice requinto line
   (see the dataset's manifest): the model learns that line, bleed and transcription errors included.
 
