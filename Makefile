@@ -66,8 +66,7 @@ demo: setup demo-audio  ## the main job: audio stages, the released champion, th
 	    $(MAIN_ENV)/bin/corridos train $$dataset --family $$family --preset tiny --out $(DEMO)/train/$$family; \
 	done; \
 	$(DEMO_STEP) evaluate-families -- $(MAIN_ENV)/bin/corridos evaluate $$dataset --out $(DEMO)/evaluation \
-	  --model transformer=$$run/train/model/model $(foreach f,$(OTHER_FAMILIES),--model $(f)=$(DEMO)/train/$(f)/model) \
-	  --model released=$(RELEASE); \
+	  --model transformer=$$run/train/model/model $(foreach f,$(OTHER_FAMILIES),--model $(f)=$(DEMO)/train/$(f)/model); \
 	$(DEMO_STEP) generate -- \
 	  $(MAIN_ENV)/bin/corridos generate models:/corridos-generator@champion --out $(DEMO)/generated --seconds 30 --top-k 40; \
 	$(DEMO_STEP) serve -- $(MAIN_ENV)/bin/python serving/demo_call.py --out $(DEMO)/served; \
