@@ -71,8 +71,10 @@ def build_release(
     dataset = load_dataset(dataset_dir)
     manifest_path = Path(dataset_dir) / "manifest.json"
     manifest = json.loads(manifest_path.read_text())
+    quality = work / "evaluation" / "quality.json"  # the table's rows: baseline, ceiling, this model
     figures = {
         "metrics": evaluation.summary_metrics(results["released"]),
+        "quality": json.loads(quality.read_text()) if quality.is_file() else None,
         "minutes": evaluation.minutes_compared(model, vocabulary),
         "training": training,
         "config": config_io.to_dict(config),
@@ -109,6 +111,20 @@ def model_card(figures: dict) -> str:
     words = data["vocabulary"]
     model = config["model"]
     metrics = "\n".join(f"| {name} | {value:.4g} |" for name, value in sorted(figures["metrics"].items()))
+    quality = ""
+    if figures.get("quality"):
+        from corridos.generation.evaluation import quality_table
+
+        table = "\n".join(quality_table(figures["quality"]["rows"], figures["quality"]["absent"] or ""))
+        quality = f"""
+The quality table of `benchmarks/quality.py` (an order-2 Markov chain of the train split as the
+baseline, real training songs as the ceiling; C2ST AUC 0.5 = indistinguishable from the
+validation songs):
+
+```
+{table}
+```
+"""
     minutes = "\n".join(
         f"| {label} | {s['in_scale_ratio']:.3f} | {s['repetition_ratio']:.3f} | {s['notes_per_minute']:.0f} |"
         for label, s in figures["minutes"].items()
@@ -147,7 +163,7 @@ default sampling settings (`SampleConfig`) against excerpts of the same songs:
 | metric | value |
 | --- | --- |
 {metrics}
-
+{quality}
 Whole-song generation (180 s pieces, the first and the last minute scored apart):
 
 | minutes | in-scale ratio | repetition ratio | notes |
