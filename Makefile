@@ -92,13 +92,15 @@ lint: envs  ## ruff (lint and format), then mypy on corridos/ against its shrink
 lint-baseline: envs  ## after fixing type errors: rewrite mypy-baseline.txt to what is left
 	$(MAIN_ENV)/bin/mypy | $(MAIN_ENV)/bin/mypy-baseline sync
 
-bench: setup  ## all six benchmarks (serving and sampling's 30 s figure use the demo's model); each prints its figures
+bench: setup  ## all seven benchmarks (serving and sampling's 30 s figure use the demo's model); each prints its figures
 	$(MAIN_ENV)/bin/python benchmarks/dataset_build.py --corpus $(CORPUS)
 	$(MAIN_ENV)/bin/python benchmarks/training.py
 	$(MAIN_ENV)/bin/python benchmarks/sampling.py
 	$(MAIN_ENV)/bin/python benchmarks/audio.py --corpus $(CORPUS)
 	$(MAIN_ENV)/bin/python benchmarks/serving.py
 	$(MAIN_ENV)/bin/python benchmarks/tablature.py --corpus $(CORPUS)
+	$(MAIN_ENV)/bin/corridos dataset build $(CORPUS) --split-by artist --out $(RUNS)/datasets/by-artist >/dev/null
+	$(MAIN_ENV)/bin/python benchmarks/quality.py --dataset $(RUNS)/datasets/by-artist
 
 clean:  ## remove environments and local runs
 	rm -rf $(MAIN_ENV) $(AUDIO_ENV) .tools $(RUNS)

@@ -82,30 +82,35 @@ def generate(
 def evaluate(
     data: str = typer.Argument(..., help="A dataset folder (its split is used) or any folder/s3:// prefix of MIDI."),
     model: list[str] = typer.Option(..., help="NAME=REF or REF (a model folder or MLflow URI); repeat to compare."),
-    out: Path = typer.Option(Path("runs/evaluation"), help="Output folder for report.json, plots and samples."),
+    training: Path | None = typer.Option(
+        None,
+        help="The dataset whose train split gives the baseline, ceiling and copy-rate rows "
+        "[default: DATA, when it is a dataset].",
+    ),
+    out: Path = typer.Option(
+        Path("runs/evaluation"), help="Output folder for report.json, quality.json, plots, samples."
+    ),
     set_: list[str] = typer.Option([], "--set", help="Override an EvaluationConfig field, e.g. samples=16."),
     mlflow: bool = typer.Option(True, help="Log one MLflow run per model."),
 ) -> None:
-    """NLL, bits per note and perplexity on real songs; Yang & Lerch metrics of samples against them."""
+    """Likelihood on real songs; samples against them (Yang & Lerch, C2ST AUC, copy rate), between
+    an order-2 Markov baseline and real songs as the ceiling."""
+    import json
+
     from corridos import config as config_io
-    from corridos.generation.evaluation import EvaluationConfig
+    from corridos.generation.evaluation import EvaluationConfig, quality_table
     from corridos.generation.evaluation import evaluate as run_evaluation
 
-    named = dict(_named_model(m) for m in model)
+    named = dict(named_model(m) for m in model)
     config = config_io.load(EvaluationConfig, None, overrides(set_))
-    results = run_evaluation(named, data, out, config, log_to_mlflow=mlflow)
-    for name, result in results.items():
-        likelihood, samples = result["likelihood"], result["samples"]
-        oa = sum(v["overlapped_area"] for v in result["features"].values()) / len(result["features"])
-        typer.echo(
-            f"{name}: nll/event {likelihood['nll_per_event']:.3f}  bits/note {likelihood['bits_per_note']:.2f}  "
-            f"perplexity {likelihood['perplexity']:.2f}  mean OA {oa:.3f}  "
-            f"in-scale {samples['in_scale_ratio']:.2f}  repetition {samples['repetition_ratio']:.2f}"
-        )
-    typer.echo(f"report: {out / 'report.json'}")
+    run_evaluation(named, data, out, config, log_to_mlflow=mlflow, training=training)
+    table = json.loads((out / "quality.json").read_text())
+    for line in quality_table(table["rows"], table["absent"] or ""):
+        typer.echo(line)
+    typer.echo(f"report: {out / 'report.json'}, table: {out / 'quality.json'}, plot: {out / 'quality.png'}")
 
 
-def _named_model(option: str) -> tuple[str, str]:
+def named_model(option: str) -> tuple[str, str]:
     """'NAME=REF' -> (NAME, REF); a bare REF is named after its folder."""
     if "=" in option:
         name, reference = option.split("=", 1)

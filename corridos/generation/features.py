@@ -62,6 +62,23 @@ def repetition_ratio(notes: NoteArrays) -> float:
     return 1.0 - len(set(grams)) / len(grams)
 
 
+def melody(notes: NoteArrays) -> np.ndarray:
+    """The top voice: the highest pitch at each distinct onset, in time order (int64)."""
+    # NoteArrays are sorted by onset, then from the top down: an onset's first note is its highest.
+    _, first = np.unique(notes.start, return_index=True)
+    return notes.pitch[first].astype(np.int64)
+
+
+def ngram_keys(values: np.ndarray, n: int) -> np.ndarray:
+    """Every run of `n` consecutive values, each as one opaque value that `np.unique` and `np.isin`
+    compare as a whole (1-D; empty when there are fewer than `n` values)."""
+    kind = np.dtype((np.void, 8 * n))
+    if len(values) < n:
+        return np.zeros(0, kind)
+    grams = np.ascontiguousarray(np.lib.stride_tricks.sliding_window_view(values.astype(np.int64), n))
+    return grams.view(kind).ravel()
+
+
 def excerpt(notes: NoteArrays, seconds: float) -> NoteArrays:
     """The middle `seconds` of a song, so features that grow with length compare like with like."""
     if not len(notes):

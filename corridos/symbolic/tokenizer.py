@@ -124,8 +124,12 @@ class Vocabulary:
         return [self.shift(self.max_shift_steps)] * full + ([self.shift(rest)] if rest else [])
 
     def decode(self, tokens: np.ndarray | list[int]):
-        """Tokens -> NoteSequence. Stops at EOS; ignores PAD and BOS; a note still on at the end
-        is closed there (one step long at least), so any token sequence decodes."""
+        """Tokens -> NoteSequence, as `decode_arrays` reads them."""
+        return from_arrays(self.decode_arrays(tokens))
+
+    def decode_arrays(self, tokens: np.ndarray | list[int]) -> NoteArrays:
+        """Tokens -> notes. Stops at EOS; ignores PAD and BOS; a note still on at the end is closed
+        there (one step long at least), so any token sequence decodes."""
         step = self.config.step_seconds
         velocity = DEFAULT_VELOCITY
         now = 0
@@ -158,13 +162,12 @@ class Vocabulary:
                 raise ValueError(f"token {token} outside the vocabulary (size {self.size})")
         for pitch in list(active):
             close(pitch)
-        arrays = NoteArrays(
+        return NoteArrays(
             start=np.array([n[0] for n in notes], dtype=np.float64) * step,
             end=np.array([n[1] for n in notes], dtype=np.float64) * step,
             pitch=np.array([n[2] for n in notes], dtype=np.int16),
             velocity=np.array([n[3] for n in notes], dtype=np.int16),
-        )
-        return from_arrays(arrays.sorted())
+        ).sorted()
 
     def transpose(self, tokens: np.ndarray, semitones: int) -> np.ndarray:
         """Shift every note token by `semitones`; the caller keeps the result inside the range."""

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from corridos.errors import ConfigError
-from corridos.generation.evaluation import EvaluationConfig, evaluate
+from corridos.generation.evaluation import BASELINE, CEILING, EvaluationConfig, evaluate
 from corridos.generation.models import ModelConfig, build_model, save_model
 from corridos.generation.sampling import SampleConfig
 from corridos.symbolic.sequences import read_midi
@@ -49,6 +49,11 @@ def test_evaluate_compares_models_on_a_midi_folder_and_writes_a_report(tiny_data
     assert 1 < report["wavenet"]["likelihood"]["perplexity"] < 10 * vocabulary.size
     assert set(report["lstm"]["features"]) >= {"pitch_count", "pitch_class_transition_matrix", "note_length_histogram"}
     assert (tmp_path / "eval" / "comparison.png").is_file()
+    # a MIDI folder has no train split: no baseline, ceiling or copy rate, and the table says why
+    quality = json.loads((tmp_path / "eval" / "quality.json").read_text())
+    assert [row["name"] for row in quality["rows"]] == ["lstm", "wavenet"]
+    assert "--training" in quality["absent"] and report["lstm"]["copy_rate"] is None
+    assert 0 <= report["lstm"]["c2st"]["auc"] <= 1 and report["lstm"]["c2st"]["windows"][0] == 3
     assert (tmp_path / "eval" / "wavenet" / "sample-2.mid").is_file()
     samples = results["lstm"]["samples"]
     # A uniform model's samples are random notes: no stuck loop (repetition_ratio's own known
@@ -56,6 +61,28 @@ def test_evaluate_compares_models_on_a_midi_folder_and_writes_a_report(tiny_data
     assert 0 <= samples["repetition_ratio"] < 0.2, samples
     written = [len(read_midi(tmp_path / "eval" / "lstm" / f"sample-{i}.mid").notes) for i in range(3)]
     assert samples["notes_per_second"] == pytest.approx(np.mean(written) / 4)
+
+
+@pytest.mark.slow
+def test_evaluate_on_a_dataset_frames_models_between_the_markov_baseline_and_real_songs(tiny_dataset, tmp_path):
+    vocabulary = Vocabulary()
+    save_model(
+        build_model(ModelConfig(family="lstm", embedding_dim=8, hidden_dim=8, layers=1), vocabulary.size),
+        tmp_path / "m",
+    )
+    vocabulary.save(tmp_path / "m" / "vocabulary.json")
+    config = EvaluationConfig(samples=3, sampling=SampleConfig(seconds=4))
+    results = evaluate({"untrained": str(tmp_path / "m")}, tiny_dataset, tmp_path / "eval", config, log_to_mlflow=False)
+    quality = json.loads((tmp_path / "eval" / "quality.json").read_text())
+    rows = {row["name"]: row for row in quality["rows"]}
+    assert list(rows) == [BASELINE, CEILING, "untrained"] and quality["absent"] is None
+    assert rows[BASELINE]["bits_per_note"] is None and rows["untrained"]["bits_per_note"] > 0
+    # every song is its own random motif: held-out songs share no 8 notes in a row with training songs
+    assert rows[CEILING]["copy_rate"] == 0.0
+    assert 0 <= rows[BASELINE]["copy_rate"] <= 1
+    assert results["untrained"]["c2st"]["auc"] == rows["untrained"]["c2st_auc"]
+    assert all(0 <= row["c2st_auc"] <= 1 and row["c2st_spread"] >= 0 for row in rows.values())
+    assert (tmp_path / "eval" / "quality.png").is_file()
 
 
 def test_evaluate_on_a_folder_with_nothing_usable_fails_clearly(tmp_path):
