@@ -51,9 +51,15 @@ OTHER_FAMILIES := lstm wavenet
 LATEST_RUN = $$(ls -td $(RUNS)/pipeline/corridos-* | head -1)
 # a demo step: its output goes to $(DEMO_LOGS)/NAME.log, one line to the console
 DEMO_STEP = $(MAIN_ENV)/bin/corridos demo step --logs $(DEMO_LOGS)
-demo: setup demo-audio  ## the main job: audio stages, then the whole pipeline run locally, families compared, a piece served
+# the demo's datasets are split by artist, as the released model's: its validation artists are unseen
+ARTIST_SPLIT := dataset_config='{"split": {"by": "artist"}}'
+demo: setup demo-audio  ## the main job: audio stages, the released champion, the whole pipeline run locally facing it, families compared, a piece served
+	@$(DEMO_STEP) dataset -- $(MAIN_ENV)/bin/corridos dataset build $(abspath $(CORPUS)) --split-by artist --out $(DEMO)/dataset
+	@$(DEMO_STEP) release-champion -- $(MAIN_ENV)/bin/corridos release register $(RELEASE) --dataset $(DEMO)/dataset
+	@echo "  $$(tail -n 1 $(DEMO_LOGS)/release-champion.log)"
 	@$(MAIN_ENV)/bin/corridos pipeline run --corpus $(abspath $(CORPUS)) --runs $(RUNS) \
-	  --arg separator_uri=$(abspath $(DEMO_AUDIO))/separator --arg synthetic_songs=4 --arg model_family=transformer
+	  --arg separator_uri=$(abspath $(DEMO_AUDIO))/separator --arg synthetic_songs=4 --arg model_family=transformer \
+	  --arg preset=tiny --arg "$(ARTIST_SPLIT)"
 	@set -e; run=$(LATEST_RUN); dataset=$$run/build-dataset/dataset; \
 	for family in $(OTHER_FAMILIES); do \
 	  $(DEMO_STEP) train-$$family -- \
@@ -67,6 +73,13 @@ demo: setup demo-audio  ## the main job: audio stages, then the whole pipeline r
 	$(MAIN_ENV)/bin/corridos demo summary --pipeline-run $$run --audio-evaluation $(DEMO_AUDIO)/evaluation/evaluation.json \
 	  --report $(DEMO)/evaluation/report.json --samples $(DEMO)/generated --served $(DEMO)/served --logs $(DEMO_LOGS)
 	@echo "MLflow UI: $(MAIN_ENV)/bin/mlflow ui --backend-store-uri sqlite:///$(abspath $(RUNS))/mlflow.db  (then open http://127.0.0.1:5000)"
+
+RELEASE := models/released
+RELEASE_WORK := $(RUNS)/release
+.PHONY: release-model
+release-model: envs  ## train the released generator (preset cpu, seeded) on the artist-split corpus, evaluate it, write $(RELEASE) with its card
+	$(MAIN_ENV)/bin/corridos dataset build $(abspath $(CORPUS)) --split-by artist --out $(RELEASE_WORK)/dataset
+	$(MAIN_ENV)/bin/corridos release build $(RELEASE_WORK)/dataset --preset cpu --work $(RELEASE_WORK) --out $(RELEASE)
 
 test: setup lint  ## the code gates, then the test suite
 	$(MAIN_ENV)/bin/python -m pytest -q --durations=15
@@ -89,7 +102,8 @@ bench: setup  ## every benchmark in benchmarks/ (serving, sampling's 30 s figure
 	$(MAIN_ENV)/bin/python benchmarks/service_load.py
 	$(MAIN_ENV)/bin/python benchmarks/tablature.py --corpus $(CORPUS)
 	$(MAIN_ENV)/bin/corridos dataset build $(CORPUS) --split-by artist --out $(RUNS)/datasets/by-artist >/dev/null
-	$(MAIN_ENV)/bin/python benchmarks/quality.py --dataset $(RUNS)/datasets/by-artist
+	$(MAIN_ENV)/bin/python benchmarks/quality.py --dataset $(RUNS)/datasets/by-artist --model released=$(RELEASE)
+	$(MAIN_ENV)/bin/python benchmarks/sampling_settings.py $(RUNS)/datasets/by-artist --model $(RELEASE)
 	MLFLOW_TRACKING_URI=sqlite:///$(abspath $(RUNS))/mlflow.db $(MAIN_ENV)/bin/python benchmarks/key_match.py models:/corridos-generator@champion
 
 clean:  ## remove environments and local runs

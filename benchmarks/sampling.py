@@ -9,7 +9,9 @@ least disturbed run):
 naive / compiled is compilation's share, compiled / cached the cache's own share. All produce the
 same number of tokens from the same (untrained, tiny-preset) model.
 Prints the speed-up (target >= 30x) and seconds of music per second of compute, and the time to
-generate 30 s of music with the tiny transformer (target <= 1 s on 2 cores).
+generate 30 s and 180 s of music with the released model (targets <= 1 s and <= 6 s on 2 cores),
+with the in-scale and repetition ratios of the 180 s pieces' first and last minute (past the
+model's context the music must hold).
 
     .venv/bin/python benchmarks/sampling.py [--tokens 200] [--families lstm wavenet transformer]
 """
@@ -19,15 +21,14 @@ from __future__ import annotations
 import argparse
 import functools
 import time
+from pathlib import Path
 
 import numpy as np
 
-from corridos.errors import ModelError
 from corridos.generation.models import build_model
 from corridos.generation.sampling import SampleConfig, Sampler
 from corridos.generation.train import preset
 from corridos.mlops import packaging
-from corridos.mlops.cluster import CHAMPION_ALIAS, REGISTERED_MODEL_NAME
 from corridos.symbolic.tokenizer import BOS, Vocabulary
 
 
@@ -96,8 +97,8 @@ def main() -> None:
     parser.add_argument("--families", nargs="*", default=["lstm", "wavenet", "transformer"])
     parser.add_argument(
         "--model",
-        default=f"models:/{REGISTERED_MODEL_NAME}@{CHAMPION_ALIAS}",
-        help="a trained model (folder or MLflow URI) for the 30 s figure; default: the demo's champion",
+        default="models/released",
+        help="a trained model for the 30 s and 180 s figures (an untrained one emits few notes)",
     )
     args = parser.parse_args()
     vocabulary = Vocabulary()
@@ -120,24 +121,30 @@ def main() -> None:
             f"of which the cache {compiled / cached:.1f}x; {music / cached:.0f} s of music per s"
         )
         if family == "transformer":
-            thirty_seconds(sampler, args.model)
+            whole_pieces(args.model, sampler)
 
 
-def thirty_seconds(untrained: Sampler, model: str) -> None:
-    """Time 30 s of music from the trained model (an untrained one emits few notes: said so when
-    the trained one cannot be loaded)."""
-    try:
-        sampler, source = Sampler(*packaging.load(model)), model
-        sampler.generate(SampleConfig(seconds=2))  # warm-up: compilation is not timed
-    except ModelError as error:
-        sampler, source = untrained, f"an untrained model ({error}; run `make demo` for the champion)"
-    thirty = []
-    for seed in range(REPEATS):
-        began = time.perf_counter()
-        sampler.generate(SampleConfig(seconds=30, seed=seed))
-        thirty.append(time.perf_counter() - began)
-    print(f"{'transformer':12s} 30 s of music from {source}:")
-    print(f"{'':12s} {min(thirty):.2f} s best of {REPEATS} (target <= 1 s on 2 cores)")
+def whole_pieces(model: str, sampler: Sampler) -> None:
+    """Seconds to generate 30 s and 180 s of music (median of 3 seeds), and the 180 s pieces' first
+    and last minute compared."""
+    from corridos.generation.evaluation import minutes_compared
+
+    if Path(model).is_dir():
+        sampler = Sampler(*packaging.load(model))
+        sampler.generate(SampleConfig(seconds=2))
+    name = model if Path(model).is_dir() else "an untrained model"
+    for seconds, target in ((30, 1), (180, 6)):
+        times = []
+        for seed in range(3):
+            began = time.perf_counter()
+            sampler.generate(SampleConfig(seconds=seconds, seed=seed))
+            times.append(time.perf_counter() - began)
+        print(f"{'':12s} {seconds} s of music from {name}: {np.median(times):.2f} s median of 3 (target <= {target} s)")
+    for label, scores in minutes_compared(sampler.model, sampler.vocabulary).items():
+        print(
+            f"{'':12s} minutes {label} of 4 pieces of 180 s: in-scale {scores['in_scale_ratio']:.3f}, "
+            f"repetition {scores['repetition_ratio']:.3f}, {scores['notes_per_minute']:.0f} notes"
+        )
 
 
 if __name__ == "__main__":

@@ -72,7 +72,9 @@ def corridos_pipeline_for(images: Images) -> Callable:
         fan_out: int = 2,
         dataset_config: str = "{}",
         model_family: str = "transformer",
-        preset: str = "tiny",
+        # The GPU preset: the steps that train and evaluate run on a GPU node (KERAS_BACKEND=jax).
+        # `make demo` and the tests pass preset=tiny for a CPU.
+        preset: str = "base",
         train_overrides: str = "{}",
         evaluation_samples: int = 8,
         promotion_margin: float = 0.05,

@@ -12,6 +12,7 @@ from corridos.cli.dataset import dataset_app
 from corridos.cli.demo import demo_app
 from corridos.cli.model import model_app
 from corridos.cli.pipeline import pipeline_app
+from corridos.cli.release import release_app
 from corridos.cli.tab import tab_app
 from corridos.processes import QUIET_TENSORFLOW
 
@@ -25,6 +26,7 @@ app.add_typer(audio_app, name="audio")
 app.add_typer(pipeline_app, name="pipeline")
 app.add_typer(tab_app)
 app.add_typer(demo_app, name="demo")
+app.add_typer(release_app, name="release")
 
 
 def main() -> None:

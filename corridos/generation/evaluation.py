@@ -166,6 +166,25 @@ def _sample(sampler: Sampler, songs: dict[str, np.ndarray], config: EvaluationCo
     return pieces, {"key_match_rate": key_match_rate([to_arrays(p) for p in pieces], written)}
 
 
+def minutes_compared(model, vocabulary: Vocabulary, samples: int = 4, seconds: float = 180.0, seed: int = 0) -> dict:
+    """Whole-song generation: `samples` pieces of `seconds`, their first and last minute scored
+    apart (in-scale and repetition ratios), to show the music holds once it has slid past the
+    model's context. Returns {"0-1": {...}, "2-3": {...}} for 180 s (minute labels from the length)."""
+    config = SampleConfig(seconds=seconds, seed=seed)
+    pieces = [to_arrays(s) for s in Sampler(model, vocabulary).generate(config, samples)]
+    last = int(seconds // 60)
+    spans = {"0-1": (0.0, 60.0), f"{last - 1}-{last}": (seconds - 60.0, seconds)}
+    scores = {}
+    for label, (begin, end) in spans.items():
+        minutes = [notes.take((notes.start >= begin) & (notes.start < end)) for notes in pieces]
+        scores[label] = {
+            "in_scale_ratio": float(np.mean([in_scale_ratio(n) for n in minutes])),
+            "repetition_ratio": float(np.mean([repetition_ratio(n) for n in minutes])),
+            "notes_per_minute": float(np.mean([len(n) for n in minutes])),
+        }
+    return scores
+
+
 def reference_rows(real: RealSongs, config: EvaluationConfig) -> dict[str, dict]:
     """The ceiling (as many real training excerpts as samples, one per song) and the baseline (an
     order-2 Markov chain of the train split), scored like a model's samples; none without

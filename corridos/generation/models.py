@@ -78,7 +78,8 @@ class Generator(keras.Model):
         self.config = config
         self.vocab_size = vocab_size
         self.embedding = layers.Embedding(vocab_size, config.embedding_dim)
-        self.head = layers.Dense(vocab_size)
+        # float32 logits also under mixed precision (GPU): the loss and the sampler read them
+        self.head = layers.Dense(vocab_size, dtype="float32")
 
 
 # ---- LSTM

@@ -22,9 +22,11 @@ from corridos.symbolic.tokenizer import BOS, SPECIAL_TOKENS, Vocabulary
 # Tokens per second seen in the corpus is about 19; this bounds a runaway piece of silence-free
 # note events when the model never emits time shifts.
 MAX_TOKENS_PER_SECOND = 100
-# The longest piece one call may ask for: the service's limit on a request's cost, shared by the
-# CLI and the library so that settings that work locally also work when served.
-MAX_SECONDS = 120
+# The longest piece one call may ask for: a whole song (corridos run about three minutes), and the
+# service's limit on a request's cost, shared by the CLI and the library so that settings that
+# work locally also work when served. Pieces longer than a transformer's context slide it: its
+# cache is a ring (models.CausalSelfAttention.step).
+MAX_SECONDS = 180
 
 
 def _setting(default: object, description: str, **bounds: float) -> Any:

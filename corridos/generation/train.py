@@ -41,7 +41,12 @@ class TrainConfig:
     sample_seconds: float = 20.0  # length of the samples logged after training
 
 
-# `tiny` trains in minutes on 2 CPU cores (demo, tests); `base` is for a GPU node.
+# `tiny` trains in minutes on 2 CPU cores (demo, tests). `cpu` is the released model's: the best
+# found for 2 CPU cores by validation bits/note on unseen artists (docs/FACTS.md, "Training on 2
+# CPU cores"), a longer context than tiny's so that a phrase can be repeated from a verse ago. `base`
+# is for one GPU with KERAS_BACKEND=jax (mixed bfloat16 and XLA there): wider and deeper, a
+# 1,024-event context (about a minute of music), more dropout and weight decay because the corpus
+# is small (0.7M training events) for its size.
 PRESETS = {
     "tiny": dict(
         model=dict(embedding_dim=64, hidden_dim=96, layers=2, heads=4, context=128, dropout=0.1),
@@ -53,13 +58,25 @@ PRESETS = {
         patience=2,
         sample_seconds=10.0,
     ),
+    "cpu": dict(
+        model=dict(embedding_dim=64, hidden_dim=96, layers=2, heads=4, context=256, dropout=0.1),
+        sequence_length=256,
+        batch_size=8,
+        epochs=20,
+        steps_per_epoch=100,
+        warmup_steps=100,
+        patience=5,
+        sample_seconds=10.0,
+    ),
     "base": dict(
-        model=dict(embedding_dim=256, hidden_dim=512, layers=8, heads=8, context=1024, dropout=0.1),
+        model=dict(embedding_dim=256, hidden_dim=256, layers=6, heads=4, context=1024, dropout=0.2),
         sequence_length=1024,
-        batch_size=64,
-        epochs=100,
-        steps_per_epoch=500,
-        warmup_steps=1000,
+        batch_size=32,
+        epochs=60,
+        steps_per_epoch=100,
+        learning_rate=6e-4,
+        warmup_steps=500,
+        weight_decay=0.1,
         patience=6,
     ),
 }

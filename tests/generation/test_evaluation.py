@@ -155,3 +155,15 @@ def test_the_evaluation_logs_a_requinto_tab_of_a_sample_to_mlflow(tmp_path, writ
     assert logged == {"samples/tab/sample-0.txt", "samples/tab/sample-0.png"}
     text = (tmp_path / "eval" / "m" / "tab" / "sample-0.txt").read_text()
     assert text.startswith("Requinto tab") and text.count("|") > 6
+
+
+def test_minutes_compared_scores_the_first_and_the_last_minute_apart():
+    from corridos.generation.evaluation import minutes_compared
+
+    vocabulary = Vocabulary()
+    model = build_model(ModelConfig(family="lstm", embedding_dim=8, hidden_dim=8, layers=1), vocabulary.size)
+    scores = minutes_compared(model, vocabulary, samples=2, seconds=120)
+    assert list(scores) == ["0-1", "1-2"]
+    for minute in scores.values():
+        assert 0 <= minute["in_scale_ratio"] <= 1 and 0 <= minute["repetition_ratio"] <= 1
+        assert minute["notes_per_minute"] > 0

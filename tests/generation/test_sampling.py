@@ -140,7 +140,7 @@ def test_tiny_top_p_and_huge_top_k_sample_notes_with_a_model(sampler):
         ({"top_p": 1.01}, "top_p 1.01 must be <= 1"),
         ({"temperature": -1}, "temperature -1 must be >= 0"),
         ({"seconds": 0}, "seconds 0 must be >= 1"),
-        ({"seconds": 121}, "seconds 121 must be <= 120"),
+        ({"seconds": 181}, "seconds 181 must be <= 180"),
         ({"top_k": -3}, "top_k -3 must be >= 0"),
         ({"events": 0}, "events 0 must be >= 1"),
         ({"seed": -1}, "seed -1 must be >= 0"),
@@ -187,8 +187,8 @@ def test_cli_options_take_their_defaults_and_bounds_from_sample_config():
 
     help_text = CliRunner().invoke(app, ["generate", "--help"], env={"COLUMNS": "200"}).output
     assert "[default: 0.95]" in help_text and "[0<=x<=1]" in help_text  # top_p
-    assert "[1<=x<=120]" in help_text  # seconds
-    refused = CliRunner().invoke(app, ["generate", "no-model", "--seconds", "121"])
+    assert "[1<=x<=180]" in help_text  # seconds
+    refused = CliRunner().invoke(app, ["generate", "no-model", "--seconds", "181"])
     assert refused.exit_code == 2 and "Invalid value for '--seconds'" in refused.output
     unknown_key = CliRunner().invoke(app, ["generate", "no-model", "--key", "H major"])
     assert unknown_key.exit_code != 0 and "key: 'H major' is not a key" in unknown_key.output

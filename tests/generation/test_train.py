@@ -58,7 +58,7 @@ def test_validation_windows_cover_every_token_once():
 
 
 def test_presets_exist_for_cpu_and_gpu():
-    assert set(PRESETS) == {"tiny", "base"}
+    assert set(PRESETS) == {"tiny", "cpu", "base"}
     assert preset("base", "wavenet").model.family == "wavenet"
     with pytest.raises(ConfigError, match="unknown preset"):
         preset("huge", "lstm")

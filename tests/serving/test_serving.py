@@ -458,7 +458,7 @@ def test_a_batch_gives_each_request_the_music_it_gets_alone():
 
 
 def test_request_fields_and_pyfunc_columns_are_sample_configs_settings():
-    from corridos.generation.sampling import REQUEST_SETTINGS
+    from corridos.generation.sampling import MAX_SECONDS, REQUEST_SETTINGS
     from corridos.mlops.packaging import signature
     from serving.service import Settings
 
@@ -467,7 +467,7 @@ def test_request_fields_and_pyfunc_columns_are_sample_configs_settings():
     assert {name: field["default"] for name, field in fields.items()} == {
         name: getattr(SampleConfig(), name) for name in REQUEST_SETTINGS
     }
-    assert fields["top_p"]["exclusiveMinimum"] == 0 and fields["seconds"]["maximum"] == 120
+    assert fields["top_p"]["exclusiveMinimum"] == 0 and fields["seconds"]["maximum"] == MAX_SECONDS
     assert [column.name for column in signature().inputs.inputs] == [*REQUEST_SETTINGS, "primer_midi"]
 
 

@@ -1,0 +1,33 @@
+import json
+
+import pytest
+
+from corridos.generation.train import preset
+from corridos.mlops import packaging, release
+from corridos.mlops.release import MAX_RELEASE_BYTES, MODEL_CARD, RELEASE_JSON
+from tests.helpers import TINY_MODEL
+
+NAME = "release-test-generator"
+
+
+@pytest.mark.slow
+def test_a_release_is_a_model_folder_with_its_card_and_becomes_the_first_champion(tiny_dataset, tmp_path, monkeypatch):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    config = preset("tiny", "transformer", {**TINY_MODEL, "epochs": 2})
+    built = release.build_release(tiny_dataset, tmp_path / "work", tmp_path / "released", config, samples=2)
+
+    folder = built.folder
+    assert sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) <= MAX_RELEASE_BYTES
+    model, vocabulary = packaging.load(folder)  # what `corridos generate models/released` loads
+    assert model.config.context == 64
+    figures = json.loads((folder / RELEASE_JSON).read_text())
+    assert set(figures["minutes"]) == {"0-1", "2-3"}  # 180 s pieces: the first and the last minute
+    assert figures["training"]["steps_run"] == figures["training"]["epochs_run"] * config.steps_per_epoch
+    assert figures["data"]["validation_artists"] and figures["config"]["seed"] == config.seed
+    card = (folder / MODEL_CARD).read_text()
+    assert "make release-model" in card and f"{figures['metrics']['eval_bits_per_note']:.4g}" in card
+
+    version, message = release.register_release(folder, tiny_dataset, NAME)
+    assert version == "1" and f"{NAME} version 1" in message
+    again, message = release.register_release(folder, tiny_dataset, NAME)
+    assert again is None and "already has a champion" in message
