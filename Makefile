@@ -52,14 +52,14 @@ LATEST_RUN = $$(ls -td $(RUNS)/pipeline/corridos-* | head -1)
 # a demo step: its output goes to $(DEMO_LOGS)/NAME.log, one line to the console
 DEMO_STEP = $(MAIN_ENV)/bin/corridos demo step --logs $(DEMO_LOGS)
 # the demo's datasets are split by artist, as the released model's: its validation artists are unseen
-ARTIST_SPLIT := dataset_config='{"split": {"by": "artist"}}'
+ARTIST_SPLIT := 'dataset_config={"split": {"by": "artist"}}'
 demo: setup demo-audio  ## the main job: audio stages, the released champion, the whole pipeline run locally facing it, families compared, a piece served
 	@$(DEMO_STEP) dataset -- $(MAIN_ENV)/bin/corridos dataset build $(abspath $(CORPUS)) --split-by artist --out $(DEMO)/dataset
 	@$(DEMO_STEP) release-champion -- $(MAIN_ENV)/bin/corridos release register $(RELEASE) --dataset $(DEMO)/dataset
 	@echo "  $$(tail -n 1 $(DEMO_LOGS)/release-champion.log)"
 	@$(MAIN_ENV)/bin/corridos pipeline run --corpus $(abspath $(CORPUS)) --runs $(RUNS) \
 	  --arg separator_uri=$(abspath $(DEMO_AUDIO))/separator --arg synthetic_songs=4 --arg model_family=transformer \
-	  --arg preset=tiny --arg "$(ARTIST_SPLIT)"
+	  --arg preset=tiny --arg $(ARTIST_SPLIT)
 	@set -e; run=$(LATEST_RUN); dataset=$$run/build-dataset/dataset; \
 	for family in $(OTHER_FAMILIES); do \
 	  $(DEMO_STEP) train-$$family -- \
