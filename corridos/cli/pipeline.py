@@ -55,7 +55,7 @@ def pipeline_run(
         stage_line(f"pipeline {end.task}", end.seconds, end.succeeded)
 
     os.environ.update({**quiet_child_environment(), **os.environ})  # the tasks inherit it
-    decision = run_local(corridos_pipeline, {"corpus_uri": corpus, **overrides(arg)}, runs, on_task_end=report)
+    decision = run_local(corridos_pipeline, _arguments(corpus, arg), runs, on_task_end=report)
     typer.echo(decision_line(decision))
     typer.echo(f"artifacts: {runs / 'pipeline'}")
 
@@ -88,9 +88,17 @@ def pipeline_submit(
 
     pipeline = _pipeline_in(image_registry, image_tag)
     try:
-        run_id = submit(
-            pipeline, host, {"corpus_uri": corpus, **overrides(arg)}, experiment=experiment, run_name=run_name
-        )
+        run_id = submit(pipeline, host, _arguments(corpus, arg), experiment=experiment, run_name=run_name)
     except Exception as error:  # the KFP client raises many kinds for an unreachable or refusing host
         raise CorridosError(f"{host}: {type(error).__name__}: {error}") from error
     typer.echo(f"run {run_id} started on {host}")
+
+
+def _arguments(corpus: str, pairs: list[str]) -> dict:
+    """The pipeline's arguments: the corpus and the `--arg KEY=VALUE` pairs. The pipeline takes its
+    configs (dataset_config, train_config...) as JSON text, so a mapping or list given on the
+    command line is passed as that text."""
+    import json
+
+    parsed = overrides(pairs)
+    return {"corpus_uri": corpus, **{k: json.dumps(v) if isinstance(v, dict | list) else v for k, v in parsed.items()}}
