@@ -147,6 +147,7 @@ def test_the_evaluation_logs_a_requinto_tab_of_a_sample_to_mlflow(tmp_path, writ
 
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
     write(motif_song(1), "Held Out - Song.mid")
+    write(motif_song(2), "Held Out - Other Song.mid")  # the C2ST needs two reference songs
     uniform_model(tmp_path / "m")
     config = EvaluationConfig(samples=2, sampling=SampleConfig(seconds=3))
     evaluate({"m": str(tmp_path / "m")}, tmp_path / "midi", tmp_path / "eval", config)
