@@ -117,3 +117,13 @@ def registered_versions(name: str, count: int) -> list[str]:
     client = mlflow.MlflowClient()
     client.create_registered_model(name)
     return [str(client.create_model_version(name, source="s3://nowhere/model").version) for _ in range(count)]
+
+
+def weak_baseline(songs, config):
+    """A Markov-baseline scorer any model beats (AUC 1.0, nothing in scale): for tests of the real
+    scorers' path through a store, where a tiny model on a few songs may or may not beat the real
+    chain; the first-model rule itself is tested with scorers replaced (tests/mlops/test_registry.py)."""
+    from corridos.mlops.registry import Scores
+
+    sanity = {"repetition_ratio": 0.0, "min_notes_per_second": 1.0, "max_notes_per_second": 1.0}
+    return Scores(bits_per_note=None, c2st_auc=1.0, in_scale_ratio=0.0, copy_rate=0.0, sanity=sanity)

@@ -3,9 +3,9 @@ import json
 import pytest
 
 from corridos.generation.train import preset
-from corridos.mlops import packaging, release
+from corridos.mlops import packaging, registry, release
 from corridos.mlops.release import MAX_RELEASE_BYTES, MODEL_CARD, RELEASE_JSON
-from tests.helpers import TINY_MODEL
+from tests.helpers import TINY_MODEL, weak_baseline
 
 NAME = "release-test-generator"
 
@@ -13,6 +13,7 @@ NAME = "release-test-generator"
 @pytest.mark.slow
 def test_a_release_is_a_model_folder_with_its_card_and_becomes_the_first_champion(tiny_dataset, tmp_path, monkeypatch):
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    monkeypatch.setattr(registry, "score_markov_baseline", weak_baseline)  # a tiny model on 3 songs
     config = preset("tiny", "transformer", {**TINY_MODEL, "epochs": 2})
     built = release.build_release(tiny_dataset, tmp_path / "work", tmp_path / "released", config, samples=2)
 
