@@ -119,6 +119,14 @@ def registered_versions(name: str, count: int) -> list[str]:
     return [str(client.create_model_version(name, source="s3://nowhere/model").version) for _ in range(count)]
 
 
+def strong_model(model_uri, songs, config):
+    """A model scorer whose every figure wins (for tests of what happens around the gate)."""
+    from corridos.mlops.registry import Scores
+
+    sanity = {"repetition_ratio": 0.0, "min_notes_per_second": 5.0, "max_notes_per_second": 5.0}
+    return Scores(bits_per_note=1.0, c2st_auc=0.5, in_scale_ratio=1.0, copy_rate=0.0, sanity=sanity)
+
+
 def weak_baseline(songs, config):
     """A Markov-baseline scorer any model beats (AUC 1.0, nothing in scale): for tests of the real
     scorers' path through a store, where a tiny model on a few songs may or may not beat the real
