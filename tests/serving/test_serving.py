@@ -113,26 +113,29 @@ def test_continue_starts_with_the_primer(service, tmp_path):
 def _piece_tab(service, settings: dict, capo: int):
     """The tab of the piece /generate makes with `settings`, fingered here as the service does."""
     from corridos.tablature.fingering import finger
-    from corridos.tablature.instrument import REQUINTO
 
     midi = post_json(service, "generate", settings)
     assert midi.status_code == 200, midi.text
     return finger(from_midi_bytes(midi.content, "piece.mid"), REQUINTO, capo)
 
 
+def _tab_file(service, settings: dict, tab_format: str, capo: int, folder: Path) -> Path:
+    """The tab /generate_tab answers for `settings`, checked and saved under `folder`."""
+    answer = post_json(service, "generate_tab", {**settings, "format": tab_format, "capo": capo})
+    assert answer.status_code == 200 and answer.headers["content-type"] == TAB_TYPES[tab_format], answer.text
+    path = folder / f"tab.{tab_format}"
+    path.write_bytes(answer.content)
+    return path
+
+
 @pytest.mark.slow
 def test_generate_tab_musicxml_rereads_with_the_pieces_pitches_and_playable_frets(service, tmp_path):
     from music21 import converter
 
-    from corridos.tablature.instrument import REQUINTO
     from tests.tablature.test_writers import musicxml_notes
 
     settings = {"seconds": 4.0, "top_k": 20, "seed": 3}
-    answer = post_json(service, "generate_tab", {**settings, "format": "musicxml", "capo": 2})
-    assert answer.status_code == 200 and answer.headers["content-type"] == TAB_TYPES["musicxml"], answer.text
-    path = tmp_path / "tab.musicxml"
-    path.write_bytes(answer.content)
-    struck = musicxml_notes(converter.parse(path))
+    struck = musicxml_notes(converter.parse(_tab_file(service, settings, "musicxml", 2, tmp_path)))
     # each struck chord's strings and frets sound its pitches, with the capo at 2
     for _, pitches, places in struck:
         assert sorted(REQUINTO.open_pitch(string) + 2 + fret for string, fret in places) == pitches
@@ -144,14 +147,8 @@ def test_generate_tab_musicxml_rereads_with_the_pieces_pitches_and_playable_fret
 def test_generate_tab_gp5_rereads_with_the_same_notes(service, tmp_path):
     import guitarpro
 
-    from corridos.tablature.instrument import REQUINTO
-
     settings = {"seconds": 4.0, "top_k": 20, "seed": 4}
-    answer = post_json(service, "generate_tab", {**settings, "format": "gp5", "capo": 3})
-    assert answer.status_code == 200 and answer.headers["content-type"] == TAB_TYPES["gp5"], answer.text
-    path = tmp_path / "tab.gp5"
-    path.write_bytes(answer.content)
-    track = guitarpro.parse(str(path)).tracks[0]
+    track = guitarpro.parse(str(_tab_file(service, settings, "gp5", 3, tmp_path))).tracks[0]
     struck = [
         REQUINTO.open_pitch(note.string) + track.offset + note.value
         for measure in track.measures
