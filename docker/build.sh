@@ -29,7 +29,7 @@ mkdir -p "$logs"
 cp -r pyproject.toml uv.lock README.md corridos "$context"/
 [ -d serving ] && cp -r serving "$context"/
 find "$context" -name __pycache__ -prune -exec rm -rf {} +
-cp docker/with-build-ca.sh "$context"/
+cp docker/with-build-ca.sh docker/slim-venv.sh "$context"/
 # Extra roots for reaching PyPI from the build (a TLS-intercepting proxy's CA), used per command
 # and never installed in an image: $CORRIDOS_BUILD_CA, else the host's local CAs, else none.
 extra_ca=$(cat ${CORRIDOS_BUILD_CA:-/usr/local/share/ca-certificates/*.crt} 2>/dev/null || true)

@@ -17,6 +17,8 @@ COPY corridos ./corridos
 # Editable, as in a checkout: the package stays in /app, which corridos.audio.bridge relies on (it
 # starts the audio env in the package's parent folder, which must not be the main env's site-packages).
 RUN with-build-ca uv sync --frozen --no-dev --extra pipeline
+COPY slim-venv.sh ./
+RUN sh slim-venv.sh /opt/venv && rm slim-venv.sh
 # No TensorFlow here: Keras runs on JAX.
 ENV KERAS_BACKEND=jax
 # Any non-root uid works; 10001 is what the manifests' securityContext sets.

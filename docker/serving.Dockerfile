@@ -11,11 +11,10 @@ RUN with-build-ca uv sync --frozen --no-dev --extra serving --no-install-project
 COPY corridos ./corridos
 COPY serving ./serving
 RUN with-build-ca uv sync --frozen --no-dev --extra serving
-# music21 ships 66 MB of classical scores (its corpus) that the tab writers never read: the
-# package's code stays, the score folders go (measured: writing and re-reading a tab works
-# without them), which keeps the image under its 1.5 GB budget.
-RUN find /opt/venv/lib/python3*/site-packages/music21/corpus -mindepth 1 -maxdepth 1 -type d \
-      ! -name __pycache__ -exec rm -rf {} +
+# What the service never reads (music21's scores, the packages' test suites) keeps the image under
+# its 1.5 GB budget.
+COPY slim-venv.sh ./
+RUN sh slim-venv.sh /opt/venv && rm slim-venv.sh
 
 FROM ${BASE}
 COPY --from=build /opt/venv /opt/venv
