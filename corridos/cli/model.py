@@ -28,7 +28,7 @@ def _sample_option(name: str) -> Any:
 def train(
     dataset: Path = typer.Argument(..., help="A dataset folder made by `corridos dataset build`."),
     family: str = typer.Option("transformer", help="lstm, wavenet or transformer."),
-    preset: str = typer.Option("tiny", help="tiny (CPU, minutes), cpu (2 cores, the released model) or base (GPU, JAX)."),
+    preset: str = typer.Option("tiny", help="tiny (CPU, minutes), cpu (the released model) or base (GPU, JAX)."),
     set_: list[str] = typer.Option([], "--set", help="Override a TrainConfig field, e.g. epochs=10."),
     out: Path | None = typer.Option(None, help="Output folder [default: runs/train/<family>]; rerun to resume."),
     mlflow: bool = typer.Option(True, help="Log the run and the model to MLflow."),
