@@ -38,6 +38,9 @@ class ModelConfig:
     heads: int = 4  # transformer
     dropout: float = 0.1
     context: int = 512  # the longest window the model is trained on (transformer cache size)
+    # Transformer: tokens that open every training window whatever its start (the song's key
+    # token), which decoding past the context keeps in view; set by training from the vocabulary.
+    pinned_prefix: int = 0
     kernel_size: int = 2  # WaveNet
     dilation_cycle: int = 8  # WaveNet dilations 1, 2, ..., 2**(cycle-1), repeated
 
@@ -56,7 +59,11 @@ def save_model(model: keras.Model, folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     config = {"model": dataclasses.asdict(model.config), "vocab_size": model.vocab_size}
     (folder / MODEL_CONFIG).write_text(json.dumps(config, indent=1))
-    model.save_weights(folder / MODEL_WEIGHTS)
+    # A compiled model's save_weights also writes its optimizer's state (Adam's two moments: twice
+    # the weights); a fresh copy writes the weights alone.
+    bare = build_model(model.config, model.vocab_size)
+    bare.set_weights(model.get_weights())
+    bare.save_weights(folder / MODEL_WEIGHTS)
     return folder
 
 
@@ -217,6 +224,7 @@ class CausalSelfAttention(layers.Layer):
         self.heads = config.heads
         self.head_size = config.hidden_dim // config.heads
         self.context = config.context
+        self.pinned = config.pinned_prefix
         self.qkv = layers.Dense(3 * config.hidden_dim, use_bias=False)
         self.output_projection = layers.Dense(config.hidden_dim, use_bias=False)
 
@@ -227,14 +235,27 @@ class CausalSelfAttention(layers.Layer):
         return self._attend(q, k, v, causal)  # (batch, time, width)
 
     def step(self, x, cache, position):
-        """x (batch, 1, width). The cache is a ring of the last `context` keys and values: rotary
-        positions make attention depend only on distances, so old slots can be overwritten."""
+        """x (batch, 1, width). The cache keeps the `pinned` opening tokens, then a ring of the latest
+        context - pinned keys and values: rotary positions make attention depend only on distances,
+        so ring slots can be overwritten. Past the context, each step sees what a training window
+        that starts mid-song holds: the pinned tokens first, then the latest tokens."""
         q, k, v = self._heads(x, ops.reshape(position, (1,)))  # each (batch, heads, 1, head_size)
-        slot = position % self.context
+        ring = self.context - self.pinned
+        slot = ops.where(position < self.pinned, position, self.pinned + (position - self.pinned) % ring)
         keys = ops.slice_update(cache[0], (0, 0, slot, 0), k)  # (batch, heads, context, head_size)
         values = ops.slice_update(cache[1], (0, 0, slot, 0), v)  # (batch, heads, context, head_size)
         filled = ops.arange(self.context) <= position  # (context,)
-        return self._attend(q, keys, values, filled[None, :]), (keys, values)  # (batch, 1, width)
+        attended_keys = self._slide_pinned(keys, position)  # (batch, heads, context, head_size)
+        return self._attend(q, attended_keys, values, filled[None, :]), (keys, values)  # (batch, 1, width)
+
+    def _slide_pinned(self, keys, position):
+        """The keys with the pinned ones rotated on by as many positions as the window has slid, so
+        that they stay at the start of the window the query sees (rotations add up)."""
+        if not self.pinned:
+            return keys
+        slid = ops.maximum(position - (self.context - 1), 0)
+        pinned = rotate(keys[:, :, : self.pinned], ops.reshape(slid, (1,)))  # (batch, heads, pinned, head_size)
+        return ops.concatenate([pinned, keys[:, :, self.pinned :]], axis=2)  # (batch, heads, context, head_size)
 
     def _heads(self, x, positions):
         batch, time = ops.shape(x)[0], ops.shape(x)[1]
@@ -303,6 +324,10 @@ class TransformerGenerator(Generator):
         super().__init__(config, vocab_size)
         if config.hidden_dim % config.heads or (config.hidden_dim // config.heads) % 2:
             raise ConfigError(f"hidden_dim {config.hidden_dim} must split into {config.heads} heads of even size")
+        if not 0 <= config.pinned_prefix < config.context:
+            raise ConfigError(
+                f"pinned_prefix {config.pinned_prefix} must be >= 0 and below the context {config.context}"
+            )
         self.input_projection = layers.Dense(config.hidden_dim, use_bias=False)
         self.blocks = [TransformerBlock(config) for _ in range(config.layers)]
         self.final_norm = layers.LayerNormalization(epsilon=1e-5)

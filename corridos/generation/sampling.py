@@ -52,10 +52,11 @@ class SampleConfig:
     )
     temperature: float = _setting(1.0, "0: always the likeliest token", ge=0, le=2)
     top_k: int = _setting(0, "sample among the k likeliest tokens; 0: no limit", ge=0, le=1000)
-    # 0.95 everywhere: the tail beyond 95% of the mass is where a small model keeps its mistakes
-    # (stray notes far from the key); cutting it is the nucleus sampling of Holtzman et al. (2019).
-    # One default also means the promotion gate and the evaluation judge the samples users get.
-    top_p: float = _setting(0.95, "sample among the likeliest tokens holding this much mass; 1: no limit", gt=0, le=1)
+    # 1 (no cut) everywhere: cutting the tail (the nucleus sampling of Holtzman et al., 2019) also
+    # cuts the long time shifts, the rests and held notes, so the music came out too dense and too
+    # even (the C2ST's strongest tells; docs/FACTS.md, "Sampling past the context"). One default
+    # also means the promotion gate and the evaluation judge the samples users get.
+    top_p: float = _setting(1.0, "sample among the likeliest tokens holding this much mass; 1: no limit", gt=0, le=1)
     seed: int = _setting(0, "same seed, same music", ge=0, le=2**32 - 1)
     primer: str | None = _setting(None, "a MIDI file to continue")
     transpose: int = _setting(0, "semitones applied to the output", ge=-12, le=12)

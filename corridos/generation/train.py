@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import time
 from pathlib import Path
 
 import keras
@@ -39,14 +40,19 @@ class TrainConfig:
     transpose: int = 5  # augmentation: up to this many semitones either way, inside the range
     seed: int = 0
     sample_seconds: float = 20.0  # length of the samples logged after training
+    # 0: none. Else training ends at the first epoch end past this many minutes of fitting, with
+    # the best epoch's weights, so that a preset fits a machine's budget whatever its speed.
+    time_limit_minutes: float = 0.0
 
 
 # `tiny` trains in minutes on 2 CPU cores (demo, tests). `cpu` is the released model's: the best
-# found for 2 CPU cores by validation bits/note on unseen artists (docs/FACTS.md, "Training on 2
-# CPU cores"), a longer context than tiny's so that a phrase can be repeated from a verse ago. `base`
-# is for one GPU with KERAS_BACKEND=jax (mixed bfloat16 and XLA there): wider and deeper, a
-# 1,024-event context (about a minute of music), more dropout and weight decay because the corpus
-# is small (0.7M training events) for its size.
+# found for 2 CPU cores by validation metrics on unseen artists (docs/FACTS.md, "Training on 2
+# CPU cores"), a longer context than tiny's so that a phrase can be repeated from a verse ago, and
+# as many steps as fit the hour (it was still improving at 2,000). `base` is for one GPU with
+# KERAS_BACKEND=jax (mixed bfloat16 and XLA there), a 1,024-event context (about a minute of
+# music); of the two sizes trained on an H200 (docs/FACTS.md, "Training on a GPU"), this one beat
+# the wider, deeper one (256 wide, 6 layers, dropout 0.2: early-stopped at 2,600 steps, copy rate
+# 0.071) on every measure, the corpus being small (0.7M training events) for either.
 PRESETS = {
     "tiny": dict(
         model=dict(embedding_dim=64, hidden_dim=96, layers=2, heads=4, context=128, dropout=0.1),
@@ -62,14 +68,15 @@ PRESETS = {
         model=dict(embedding_dim=64, hidden_dim=96, layers=2, heads=4, context=256, dropout=0.1),
         sequence_length=256,
         batch_size=8,
-        epochs=20,
+        epochs=60,
         steps_per_epoch=100,
         warmup_steps=100,
-        patience=5,
+        patience=8,
         sample_seconds=10.0,
+        time_limit_minutes=55.0,
     ),
     "base": dict(
-        model=dict(embedding_dim=256, hidden_dim=256, layers=6, heads=4, context=1024, dropout=0.2),
+        model=dict(embedding_dim=192, hidden_dim=192, layers=4, heads=4, context=1024, dropout=0.3),
         sequence_length=1024,
         batch_size=32,
         epochs=60,
@@ -158,6 +165,10 @@ def train(
     train_songs, validation_songs = (list(dataset.songs(s).values()) for s in ("train", "validation"))
     if not train_songs or not validation_songs:
         raise BadInputError(str(dataset_dir), "training needs songs in both train and validation splits")
+    # sampling past the context keeps in view what opens every training window (models.ModelConfig)
+    config = dataclasses.replace(
+        config, model=dataclasses.replace(config.model, pinned_prefix=dataset.vocabulary.window_prefix)
+    )
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(config.seed)
@@ -185,6 +196,8 @@ def train(
         keras.callbacks.BackupAndRestore(str(out / "backup")),
         batches.follow_epochs(),
     ]
+    if config.time_limit_minutes:
+        callbacks.append(_time_limit(config.time_limit_minutes))
     tracker = _MlflowRun(dataset.path, config, out, parent_run_id) if log_to_mlflow else None
     if tracker:
         callbacks.append(tracker.callback())
@@ -220,6 +233,19 @@ class TrainWindows(keras.utils.PyDataset):
     def follow_epochs(self):
         """A callback that tells the windows which epoch runs, also after a resume from backup."""
         return keras.callbacks.LambdaCallback(on_epoch_begin=lambda epoch, logs: setattr(self, "epoch", epoch))
+
+
+def _time_limit(minutes: float) -> keras.callbacks.Callback:
+    """Stops fitting at the first epoch end past `minutes`; EarlyStopping, which runs at the train's
+    end too, then restores the best epoch's weights. By hand: Keras has no wall-clock stop."""
+    deadline = time.monotonic() + minutes * 60
+
+    class TimeLimit(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if time.monotonic() > deadline:
+                self.model.stop_training = True
+
+    return TimeLimit()
 
 
 class _MlflowRun:

@@ -84,6 +84,11 @@ class Vocabulary:
     def is_key(self, tokens: np.ndarray) -> np.ndarray:
         return (tokens >= self.key_offset) & (tokens < self.size)
 
+    @property
+    def window_prefix(self) -> int:
+        """How many tokens open every window whatever its start: the key token, when there are keys."""
+        return 1 if self.config.key_tokens else 0
+
     def key_token(self, key: Key) -> int:
         if not self.config.key_tokens:
             raise BadInputError("key", f"{key.name}: this model's vocabulary has no key tokens (trained before keys)")

@@ -42,25 +42,56 @@ def test_cached_and_uncached_decoding_give_the_same_logits(backend):
     assert all(float(d) < 1e-4 for d in differences.values()), differences
 
 
-def test_transformer_cache_is_a_ring_beyond_the_context():
-    """Past the context the cached model attends to the last `context` tokens, like a sliding window.
+@pytest.mark.parametrize("pinned", [0, 1, 2])
+def test_transformer_cache_slides_like_a_training_window_beyond_the_context(pinned):
+    """Past the context the cached model sees what a training window starting mid-song holds: the
+    `pinned` opening tokens (the key token), then the latest tokens.
 
     One layer: with more, upper layers see keys that themselves looked further back, so a plain
     window over the last tokens is no longer the same computation."""
-    config = ModelConfig(family="transformer", embedding_dim=16, hidden_dim=32, layers=1, heads=2, context=6, dropout=0)
+    config = ModelConfig(
+        family="transformer",
+        embedding_dim=16,
+        hidden_dim=32,
+        layers=1,
+        heads=2,
+        context=6,
+        dropout=0,
+        pinned_prefix=pinned,
+    )
     model = build_model(config, 30)
     tokens = np.random.default_rng(1).integers(0, 30, (1, 14)).astype("int32")
     cache = model.initial_cache(1)
     for t in range(14):
         logits, cache = model.step(ops.convert_to_tensor(tokens[:, t]), cache, ops.convert_to_tensor(t, dtype="int32"))
-    # rotary attention depends on distances only, so the window's positions may start anywhere
-    window = ops.convert_to_numpy(model(tokens[:, -6:]))[:, -1]
-    np.testing.assert_allclose(ops.convert_to_numpy(logits), window, atol=1e-4)
+    window = np.concatenate([tokens[:, :pinned], tokens[:, -(6 - pinned) :]], axis=1)  # (1, context)
+    np.testing.assert_allclose(ops.convert_to_numpy(logits), ops.convert_to_numpy(model(window))[:, -1], atol=1e-4)
+
+
+def test_a_pinned_prefix_must_leave_room_in_the_context():
+    with pytest.raises(ConfigError, match="pinned_prefix 6 must be >= 0 and below the context 6"):
+        build_model(ModelConfig(family="transformer", hidden_dim=32, heads=2, context=6, pinned_prefix=6), 30)
 
 
 def test_wavenet_dilations_double_then_cycle():
     model = build_model(ModelConfig(family="wavenet", hidden_dim=16, embedding_dim=8, layers=5, dilation_cycle=3), 20)
     assert model.dilations == [1, 2, 4, 1, 2]
+
+
+def test_a_trained_model_is_saved_without_its_optimizer_state(tmp_path):
+    import h5py
+    import keras
+
+    model = build_model(ModelConfig(family="lstm", embedding_dim=8, hidden_dim=16, layers=1), 25)
+    model.compile(optimizer=keras.optimizers.AdamW(1e-3), loss="sparse_categorical_crossentropy")
+    tokens = np.arange(20, dtype="int32").reshape(2, 10) % 25
+    model.fit(tokens, tokens, verbose=0)
+    save_model(model, tmp_path / "m")
+    with h5py.File(tmp_path / "m" / "model.weights.h5") as saved:
+        assert "optimizer" not in saved
+    np.testing.assert_allclose(
+        ops.convert_to_numpy(load_model(tmp_path / "m")(tokens)), ops.convert_to_numpy(model(tokens)), atol=1e-6
+    )
 
 
 def test_save_and_load_keep_the_weights(tmp_path):

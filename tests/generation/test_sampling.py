@@ -106,8 +106,8 @@ def test_choose_masks_specials_and_honours_temperature_top_k_and_top_p():
     rng = lambda: [np.random.default_rng(0)]  # noqa: E731
     assert choose(LOGITS, SampleConfig(temperature=0), rng())[0] == 3
     draws = lambda config: {int(choose(LOGITS, config, [np.random.default_rng(s)])[0]) for s in range(300)}  # noqa: E731
-    assert draws(SampleConfig(top_p=1)) == {3, 4, 5, 6}
-    assert draws(SampleConfig()) == {3, 4, 5}  # the default top_p 0.95 cuts the 0.05 tail
+    assert draws(SampleConfig()) == {3, 4, 5, 6}  # the default top_p 1 keeps every note
+    assert draws(SampleConfig(top_p=0.95)) == {3, 4, 5}  # cuts the 0.05 tail
     assert draws(SampleConfig(top_k=2)) == {3, 4}
     assert draws(SampleConfig(top_p=0.8)) == {3, 4}  # 0.5 + 0.3 reaches 0.8
     assert draws(SampleConfig(top_p=0.81)) == {3, 4, 5}
@@ -186,7 +186,7 @@ def test_cli_options_take_their_defaults_and_bounds_from_sample_config():
     from corridos.cli.main import app
 
     help_text = CliRunner().invoke(app, ["generate", "--help"], env={"COLUMNS": "200"}).output
-    assert "[default: 0.95]" in help_text and "[0<=x<=1]" in help_text  # top_p
+    assert "[default: 1.0]" in help_text and "[0<=x<=1]" in help_text  # top_p
     assert "[1<=x<=180]" in help_text  # seconds
     refused = CliRunner().invoke(app, ["generate", "no-model", "--seconds", "181"])
     assert refused.exit_code == 2 and "Invalid value for '--seconds'" in refused.output
