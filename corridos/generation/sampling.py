@@ -107,7 +107,10 @@ def shared_settings(config: SampleConfig) -> SampleConfig:
 
 
 def compiled_step(model):
-    """model.step, compiled for the active Keras backend (traced once per batch size)."""
+    """model.step compiled for the active Keras backend, called as step(tokens, cache, position)
+    with tokens an int32 NumPy array (batch,) and position an int; traced once per batch size.
+    Each backend converts its inputs its own cheapest way: at one small call per token, Keras's
+    generic conversion and TensorFlow's trace lookup cost more than the step itself."""
     import keras
 
     backend = keras.backend.backend()
@@ -115,12 +118,30 @@ def compiled_step(model):
         import tensorflow as tf
 
         # XLA: a single-token step is dominated by per-op overhead, which XLA fuses away (3x here).
-        return tf.function(model.step, jit_compile=True, reduce_retracing=True)
+        function = tf.function(model.step, jit_compile=True, reduce_retracing=True)
+        # Calling the tf.function looks its trace up anew on every call; a concrete function per
+        # batch size skips that (docs/FACTS.md, "Sampling speed").
+        concrete: dict[int, Any] = {}
+
+        def tensorflow_step(tokens, cache, position):
+            tokens, position = tf.constant(tokens), tf.constant(position, tf.int32)
+            batch = int(tokens.shape[0])
+            if batch not in concrete:
+                concrete[batch] = function.get_concrete_function(tokens, cache, position)
+            return concrete[batch](tokens, cache, position)
+
+        return tensorflow_step
     if backend == "jax":
         import jax
 
-        return jax.jit(model.step)
-    return model.step
+        jitted = jax.jit(model.step)
+        return lambda tokens, cache, position: jitted(tokens, cache, np.int32(position))
+
+    from keras import ops
+
+    return lambda tokens, cache, position: model.step(
+        ops.convert_to_tensor(tokens), cache, ops.convert_to_tensor(position, dtype="int32")
+    )
 
 
 def primer_tokens(path: str | Path, vocabulary: Vocabulary) -> np.ndarray:
@@ -222,7 +243,7 @@ class Sampler:
         # (samples, prompt): each row's key token, then <bos> and the primer, as training windows start
         prompt = np.stack([np.concatenate([self._key_prefix(key), [BOS], primer]) for key in keys]).astype(np.int32)
         for position in range(prompt.shape[1]):
-            logits, cache = self._call(prompt[:, position], cache, position)
+            logits, cache = self.step(prompt[:, position], cache, position)
         budget_steps = int(round(config.seconds / self.vocabulary.config.step_seconds))
         limit = config.events or int(config.seconds * MAX_TOKENS_PER_SECOND) + 1
         generated = np.zeros((samples, limit), np.int32)
@@ -235,7 +256,7 @@ class Sampler:
             elapsed += self._shift_steps(choice)
             if config.events is None and (elapsed >= budget_steps).all():
                 break
-            logits, cache = self._call(choice, cache, position)
+            logits, cache = self.step(choice, cache, position)
             position += 1
         used = generated[:, : index + 1]
         return [np.concatenate([primer, self._trim(row, budget_steps, config)]) for row in used]
@@ -243,10 +264,6 @@ class Sampler:
     def _key_prefix(self, key: Key | None) -> np.ndarray:
         return np.array([self.vocabulary.key_token(key)] if key is not None else [], np.int32)
 
-    def _call(self, tokens: np.ndarray, cache, position: int):
-        from keras import ops
-
-        return self.step(ops.convert_to_tensor(tokens), cache, ops.convert_to_tensor(position, dtype="int32"))
 
     def _shift_steps(self, tokens: np.ndarray) -> np.ndarray:
         return np.where(self.vocabulary.is_shift(tokens), tokens - self.vocabulary.shift_offset + 1, 0)
