@@ -143,14 +143,14 @@ def evaluate_model(
     model, vocabulary: Vocabulary, songs: dict[str, np.ndarray], real: RealSongs, config: EvaluationConfig
 ) -> dict:
     """One model: likelihood on `songs`, and its samples scored against the real songs."""
-    pieces, key_report = _sample(Sampler(model, vocabulary), songs, config)
+    pieces, key_report = sample_pieces(Sampler(model, vocabulary), songs, config)
     generated = [to_arrays(s) for s in pieces]
     scores = score_samples(generated, real, config)
     scores["samples"].update(key_report)
     return {"likelihood": likelihood(model, vocabulary, songs, config.window), **scores, "generated": generated}
 
 
-def _sample(sampler: Sampler, songs: dict[str, np.ndarray], config: EvaluationConfig) -> tuple[list, dict]:
+def sample_pieces(sampler: Sampler, songs: dict[str, np.ndarray], config: EvaluationConfig) -> tuple[list, dict]:
     """The samples, and with a model that takes a key, how often each piece is in the key it was
     asked for: sample i asks for the key of reference song i (cycling), as real requests would."""
     vocabulary = sampler.vocabulary

@@ -264,7 +264,6 @@ class Sampler:
     def _key_prefix(self, key: Key | None) -> np.ndarray:
         return np.array([self.vocabulary.key_token(key)] if key is not None else [], np.int32)
 
-
     def _shift_steps(self, tokens: np.ndarray) -> np.ndarray:
         return np.where(self.vocabulary.is_shift(tokens), tokens - self.vocabulary.shift_offset + 1, 0)
 
