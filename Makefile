@@ -81,6 +81,19 @@ release-model: envs  ## train the released generator (preset cpu, seeded) on the
 	$(MAIN_ENV)/bin/corridos dataset build $(abspath $(CORPUS)) --split-by artist --out $(RELEASE_WORK)/dataset
 	$(MAIN_ENV)/bin/corridos release build $(RELEASE_WORK)/dataset --preset cpu --work $(RELEASE_WORK) --out $(RELEASE)
 
+# issue 11's 3,000-step recipe for each family, on the release's dataset; then the card re-scored
+# with their rows (the release itself is not retrained)
+FAMILIES_RECIPE := --preset tiny --set epochs=30 --set steps_per_epoch=100 --set patience=5 --no-mlflow
+
+.PHONY: release-families
+release-families: envs  ## train each family with issue 11's 3,000-step tiny recipe on the release's dataset, then re-score $(RELEASE)'s card beside them
+	@test -f $(RELEASE_WORK)/dataset/manifest.json || { echo "no $(RELEASE_WORK)/dataset: run make release-model first"; exit 1; }
+	for family in lstm wavenet transformer; do \
+		$(MAIN_ENV)/bin/corridos train $(RELEASE_WORK)/dataset --family $$family $(FAMILIES_RECIPE) --out $(RELEASE_WORK)/families/$$family || exit 1; \
+	done
+	$(MAIN_ENV)/bin/corridos release score $(RELEASE) --dataset $(RELEASE_WORK)/dataset --work $(RELEASE_WORK)/scored \
+		$(foreach family,lstm wavenet transformer,--compare tiny-$(family)=$(RELEASE_WORK)/families/$(family)/model)
+
 test: setup lint  ## the code gates, then the test suite
 	$(MAIN_ENV)/bin/python -m pytest -q --durations=15
 

@@ -35,6 +35,26 @@ def build(
 
 
 @release_app.command()
+def score(
+    folder: Path = typer.Argument(Path("models/released"), help="The release folder."),
+    dataset: Path = typer.Option(..., help="The dataset it was trained on (its validation split is scored)."),
+    compare: list[str] = typer.Option([], help="NAME=PATH: a model scored beside the release, a row of its card."),
+    work: Path = typer.Option(Path("runs/release"), help="Folder for the evaluation."),
+    samples: int = typer.Option(16, min=1, help="Samples drawn for the sample metrics."),
+) -> None:
+    """Evaluate the release again, beside other models, and rewrite its card; no training."""
+    from corridos.cli.model import named_model
+    from corridos.generation.evaluation import quality_table
+    from corridos.mlops.release import MODEL_CARD, score_release
+
+    release = score_release(folder, dataset, work, samples, dict(named_model(m) for m in compare))
+    table = release.figures["quality"]
+    for line in quality_table(table["rows"], table["absent"] or ""):
+        typer.echo(line)
+    typer.echo(f"card: {release.folder / MODEL_CARD}")
+
+
+@release_app.command()
 def register(
     folder: Path = typer.Argument(Path("models/released"), help="The release folder."),
     dataset: Path = typer.Option(..., help="The dataset whose validation songs the gate scores on."),

@@ -17,10 +17,9 @@ import shutil
 import time
 from pathlib import Path
 
-from corridos import config as config_io
 from corridos import storage
 from corridos.errors import ModelError
-from corridos.generation.train import TrainConfig
+from corridos.generation.train import TRAIN_CONFIG, TrainConfig
 from corridos.mlops.cluster import REGISTERED_MODEL_NAME
 
 RELEASE_DIR = Path("models/released")
@@ -28,6 +27,7 @@ RELEASE_JSON = "release.json"
 MODEL_CARD = "MODEL_CARD.md"
 MAX_RELEASE_BYTES = 20 * 2**20  # the committed folder's limit
 REPRODUCE = "make release-model"
+RESCORE = "make release-families"  # trains the other families, re-scores the card with their rows
 
 
 @dataclasses.dataclass
@@ -37,13 +37,16 @@ class Release:
 
 
 def build_release(
-    dataset_dir: str | Path, work_dir: str | Path, out_dir: str | Path, config: TrainConfig, samples: int = 16
+    dataset_dir: str | Path,
+    work_dir: str | Path,
+    out_dir: str | Path,
+    config: TrainConfig,
+    samples: int = 16,
+    compare: dict[str, str] | None = None,
 ) -> Release:
-    """Train `config` on the dataset (seeded, no MLflow), evaluate it on the validation split, and
-    write the model with its card to out_dir (replaced)."""
-    from corridos.generation import evaluation
+    """Train `config` on the dataset (seeded, no MLflow), write the model to out_dir (replaced), and
+    score it there (`score_release`)."""
     from corridos.generation.train import train
-    from corridos.symbolic.dataset import load_dataset
 
     work, out = Path(work_dir), Path(out_dir)
     load_before = os.getloadavg()[0]
@@ -58,26 +61,52 @@ def build_release(
         "steps_run": trained.epochs_run * config.steps_per_epoch,
         "best_validation_loss": trained.best_validation_loss,
     }
-    from corridos.mlops import packaging
+    if out.exists():
+        shutil.rmtree(out)
+    shutil.copytree(trained.model_dir, out)
+    return score_release(out, dataset_dir, work, samples, compare, {"training": training})
 
+
+def score_release(
+    folder: str | Path,
+    dataset_dir: str | Path,
+    work_dir: str | Path,
+    samples: int = 16,
+    compare: dict[str, str] | None = None,
+    training: dict | None = None,
+) -> Release:
+    """Evaluate the release folder on the dataset's validation split, beside the `compare` models
+    (NAME -> folder or MLflow URI: their rows join the card's table), and write its release.json
+    and MODEL_CARD.md. `training`: how it was trained, by default what its release.json says, so
+    that a release can be re-scored without training it again."""
+    from corridos.generation import evaluation
+    from corridos.mlops import packaging
+    from corridos.symbolic.dataset import load_dataset
+
+    folder, work = Path(folder), Path(work_dir)
+    if training is None:
+        if not (folder / RELEASE_JSON).is_file():
+            raise ModelError(f"{folder}: no {RELEASE_JSON} to take the training figures from; build the release")
+        training = {"training": json.loads((folder / RELEASE_JSON).read_text())["training"]}
     results = evaluation.evaluate(
-        {"released": str(trained.model_dir)},
+        {"released": str(folder), **(compare or {})},
         dataset_dir,
         work / "evaluation",
         evaluation.EvaluationConfig(samples=samples),
         log_to_mlflow=False,
     )
-    model, vocabulary = packaging.load(trained.model_dir)
+    model, vocabulary = packaging.load(folder)
     dataset = load_dataset(dataset_dir)
     manifest_path = Path(dataset_dir) / "manifest.json"
     manifest = json.loads(manifest_path.read_text())
-    quality = work / "evaluation" / "quality.json"  # the table's rows: baseline, ceiling, this model
+    quality = work / "evaluation" / "quality.json"  # the table's rows: baseline, ceiling, the models
     figures = {
         "metrics": evaluation.summary_metrics(results["released"]),
         "quality": json.loads(quality.read_text()) if quality.is_file() else None,
+        "compared": compare or {},
         "minutes": evaluation.minutes_compared(model, vocabulary),
-        "training": training,
-        "config": config_io.to_dict(config),
+        **training,
+        "config": json.loads((folder / TRAIN_CONFIG).read_text()),
         "data": {
             "version": manifest["version"],
             "manifest_sha256": storage.sha256_hex(manifest_path.read_bytes()),
@@ -88,15 +117,14 @@ def build_release(
         },
         "code_version": manifest.get("code_version"),
     }
-    if out.exists():
-        shutil.rmtree(out)
-    shutil.copytree(trained.model_dir, out)
-    (out / RELEASE_JSON).write_text(json.dumps(figures, indent=1))
-    (out / MODEL_CARD).write_text(model_card(figures))
-    size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
+    (folder / RELEASE_JSON).write_text(json.dumps(figures, indent=1))
+    (folder / MODEL_CARD).write_text(model_card(figures))
+    size = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
     if size > MAX_RELEASE_BYTES:
-        raise ModelError(f"{out}: {size / 2**20:.1f} MB, over the release limit of {MAX_RELEASE_BYTES / 2**20:.0f} MB")
-    return Release(out, figures)
+        raise ModelError(
+            f"{folder}: {size / 2**20:.1f} MB, over the release limit of {MAX_RELEASE_BYTES / 2**20:.0f} MB"
+        )
+    return Release(folder, figures)
 
 
 def _artists(manifest: dict, split: str) -> list[str]:
@@ -116,10 +144,13 @@ def model_card(figures: dict) -> str:
         from corridos.generation.evaluation import quality_table
 
         table = "\n".join(quality_table(figures["quality"]["rows"], figures["quality"]["absent"] or ""))
+        compared = "".join(f"\n- {name}: `{where}`" for name, where in figures.get("compared", {}).items())
+        if compared:
+            compared = f"\n\nThe other rows are models scored beside it (`{RESCORE}`):{compared}"
         quality = f"""
 The quality table of `benchmarks/quality.py` (an order-2 Markov chain of the train split as the
 baseline, real training songs as the ceiling; C2ST AUC 0.5 = indistinguishable from the
-validation songs):
+validation songs).{compared}
 
 ```
 {table}

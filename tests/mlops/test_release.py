@@ -2,6 +2,7 @@ import json
 
 import pytest
 
+from corridos.errors import ModelError
 from corridos.generation.train import preset
 from corridos.mlops import packaging, registry, release
 from corridos.mlops.release import MAX_RELEASE_BYTES, MODEL_CARD, RELEASE_JSON
@@ -31,7 +32,17 @@ def test_a_release_is_a_model_folder_with_its_card_and_becomes_the_first_champio
     card = (folder / MODEL_CARD).read_text()
     assert "make release-model" in card and f"{figures['metrics']['eval_bits_per_note']:.4g}" in card
 
+    # re-scored beside another model without training again: its row joins the card's table
+    rescored = release.score_release(folder, tiny_dataset, tmp_path / "work", 2, {"other": str(folder)}).figures
+    assert [row["name"] for row in rescored["quality"]["rows"]][-2:] == ["released", "other"]
+    assert rescored["training"] == figures["training"] and "- other: `" in (folder / MODEL_CARD).read_text()
+
     version, message = release.register_release(folder, tiny_dataset, NAME)
     assert version == "1" and f"{NAME} version 1" in message
     again, message = release.register_release(folder, tiny_dataset, NAME)
     assert again is None and "already has a champion" in message
+
+
+def test_a_folder_without_its_release_figures_is_not_rescored(tiny_dataset, tmp_path):
+    with pytest.raises(ModelError, match="no release.json to take the training figures from"):
+        release.score_release(tmp_path, tiny_dataset, tmp_path / "work")
