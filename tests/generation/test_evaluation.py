@@ -6,12 +6,13 @@ import numpy as np
 import pytest
 
 from corridos.errors import ConfigError
-from corridos.generation.evaluation import BASELINE, CEILING, EvaluationConfig, evaluate
+from corridos.generation.evaluation import BASELINE, CEILING, EvaluationConfig, evaluate, sample_pieces
 from corridos.generation.models import ModelConfig, build_model, save_model
-from corridos.generation.sampling import SampleConfig
-from corridos.symbolic.sequences import read_midi
+from corridos.generation.sampling import SampleConfig, Sampler
+from corridos.symbolic.keys import parse_key
+from corridos.symbolic.sequences import read_midi, to_arrays
 from corridos.symbolic.tokenizer import Vocabulary
-from tests.helpers import melody, motif_song
+from tests.helpers import melody, motif_song, notes
 
 
 @pytest.mark.slow
@@ -168,3 +169,30 @@ def test_minutes_compared_scores_the_first_and_the_last_minute_apart():
     for minute in scores.values():
         assert 0 <= minute["in_scale_ratio"] <= 1 and 0 <= minute["repetition_ratio"] <= 1
         assert minute["notes_per_minute"] > 0
+
+
+def _scale_song(tonic: int, seconds: float = 60.0):
+    """Notes of a major scale from `tonic`, up and down, tonic and fifth held longer."""
+    degrees = [0, 2, 4, 5, 7, 9, 11, 12, 11, 9, 7, 5, 4, 2]
+    rows, time, index = [], 0.0, 0
+    while time < seconds:
+        degree = degrees[index % len(degrees)]
+        length = 0.4 if degree in (0, 7, 12) else 0.2
+        rows.append((round(time, 2), round(time + length, 2), tonic + degree, 80))
+        time, index = time + length, index + 1
+    return to_arrays(notes(*rows))
+
+
+def test_the_reference_key_match_is_the_real_excerpts_against_their_songs_keys():
+    """Two reference songs labelled C major: one in C major, one written in F# major. Their
+    excerpts match their labels once in two, whatever the model samples."""
+    vocabulary = Vocabulary()
+    c_major = parse_key("C major")
+    songs = {
+        "in its key": vocabulary.encode_song(_scale_song(60), c_major),
+        "mislabelled": vocabulary.encode_song(_scale_song(66), c_major),
+    }
+    model = build_model(ModelConfig(embedding_dim=8, hidden_dim=16, layers=1, context=32), vocabulary.size)
+    config = EvaluationConfig(samples=2, sampling=SampleConfig(seconds=4))
+    _, report = sample_pieces(Sampler(model, vocabulary), songs, config)
+    assert report["reference_key_match_rate"] == 0.5 and report["key_match_rate"] in (0, 0.5, 1)
