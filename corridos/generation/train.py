@@ -43,12 +43,16 @@ class TrainConfig:
     # 0: none. Else training ends at the first epoch end past this many minutes of fitting, with
     # the best epoch's weights, so that a preset fits a machine's budget whatever its speed.
     time_limit_minutes: float = 0.0
+    # XLA for the training step: always on a GPU; on a CPU only where a preset says so, since
+    # compiling costs tens of seconds, more than a test's or the demo's whole training.
+    xla_on_cpu: bool = False
 
 
 # `tiny` trains in minutes on 2 CPU cores (demo, tests). `cpu` is the released model's: the best
 # found for 2 CPU cores by validation metrics on unseen artists (docs/FACTS.md, "Training on 2
 # CPU cores"), a longer context than tiny's so that a phrase can be repeated from a verse ago, and
-# as many steps as fit the hour (it was still improving at 2,000). `base` is for one GPU with
+# as many steps as fit the hour (it was still improving at 2,000, and at 6,000): XLA makes a step
+# twice as fast here, so twice the windows a step. `base` is for one GPU with
 # KERAS_BACKEND=jax (mixed bfloat16 and XLA there), a 1,024-event context (about a minute of
 # music); of the two sizes trained on an H200 (docs/FACTS.md, "Training on a GPU"), this one beat
 # the wider, deeper one (256 wide, 6 layers, dropout 0.2: early-stopped at 2,600 steps, copy rate
@@ -67,13 +71,14 @@ PRESETS = {
     "cpu": dict(
         model=dict(embedding_dim=64, hidden_dim=96, layers=2, heads=4, context=256, dropout=0.1),
         sequence_length=256,
-        batch_size=8,
-        epochs=60,
+        batch_size=16,
+        epochs=80,
         steps_per_epoch=100,
         warmup_steps=100,
-        patience=8,
+        patience=10,
         sample_seconds=10.0,
         time_limit_minutes=55.0,
+        xla_on_cpu=True,
     ),
     "base": dict(
         model=dict(embedding_dim=192, hidden_dim=192, layers=4, heads=4, context=1024, dropout=0.3),
@@ -187,7 +192,7 @@ def train(
         optimizer=keras.optimizers.AdamW(schedule, weight_decay=config.weight_decay, clipnorm=1.0),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         weighted_metrics=[],
-        jit_compile=on_gpu,
+        jit_compile=on_gpu or config.xla_on_cpu,
     )
     batches = TrainWindows(train_songs, config, dataset.vocabulary)
     validation = validation_windows(validation_songs, config.sequence_length, dataset.vocabulary)

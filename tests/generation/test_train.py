@@ -117,3 +117,23 @@ def test_an_interrupted_run_resumes_where_it_stopped(tiny_dataset, tmp_path, mon
     resumed = train(tiny_dataset, tmp_path / "run", config, log_to_mlflow=False, progress=False)
     assert resumed.epochs_run == 2  # epochs 2 and 3; the first came from the backup
     assert not (tmp_path / "run" / "backup").exists()  # a finished run leaves no backup behind
+
+
+@pytest.mark.slow
+def test_the_cpu_preset_compiles_its_training_step_with_xla_and_learns(tiny_dataset, tmp_path, monkeypatch):
+    """The released model trains with XLA on the CPU (twice the steps an hour); every op of the
+    transformer's training step must compile, and the loss must still fall."""
+    import keras
+
+    assert preset("cpu", "transformer").xla_on_cpu and not preset("tiny", "transformer").xla_on_cpu
+    compiled = []
+    original = keras.Model.compile
+
+    def compile_and_note(model, *args, **kwargs):
+        compiled.append(kwargs.get("jit_compile"))
+        return original(model, *args, **kwargs)
+
+    monkeypatch.setattr(keras.Model, "compile", compile_and_note)
+    config = preset("tiny", "transformer", {**TINY_MODEL, "epochs": 2, "xla_on_cpu": True})
+    result = train(tiny_dataset, tmp_path / "run", config, log_to_mlflow=False, progress=False)
+    assert compiled == [True] and result.history["loss"][-1] < result.history["loss"][0]
