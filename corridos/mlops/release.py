@@ -146,7 +146,10 @@ def model_card(figures: dict) -> str:
         table = "\n".join(quality_table(figures["quality"]["rows"], figures["quality"]["absent"] or ""))
         compared = "".join(f"\n- {name}: `{where}`" for name, where in figures.get("compared", {}).items())
         if compared:
-            compared = f"\n\nThe other rows are models scored beside it (`{RESCORE}`):{compared}"
+            compared = (
+                f"\n\nThe other rows are models scored beside it (`{RESCORE}` trains each family with"
+                f" issue 11's 3,000-step tiny recipe and scores them so):{compared}"
+            )
         quality = f"""
 The quality table of `benchmarks/quality.py` (an order-2 Markov chain of the train split as the
 baseline, real training songs as the ceiling; C2ST AUC 0.5 = indistinguishable from the
