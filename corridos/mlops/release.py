@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from corridos import storage
-from corridos.errors import ModelError
+from corridos.errors import ConfigError, ModelError
 from corridos.generation.train import TRAIN_CONFIG, TrainConfig
 from corridos.mlops.cluster import REGISTERED_MODEL_NAME
 
@@ -27,6 +27,7 @@ RELEASE_JSON = "release.json"
 MODEL_CARD = "MODEL_CARD.md"
 MAX_RELEASE_BYTES = 20 * 2**20  # the committed folder's limit
 REPRODUCE = "make release-model"
+RELEASE_ROW = "released"  # the release's name in its card's table
 RESCORE = "make release-families"  # trains the other families, re-scores the card with their rows
 
 
@@ -84,12 +85,14 @@ def score_release(
     from corridos.symbolic.dataset import load_dataset
 
     folder, work = Path(folder), Path(work_dir)
+    if RELEASE_ROW in (compare or {}):
+        raise ConfigError(f"model name {RELEASE_ROW} is the release's own row; name the compared model otherwise")
     if training is None:
         if not (folder / RELEASE_JSON).is_file():
             raise ModelError(f"{folder}: no {RELEASE_JSON} to take the training figures from; build the release")
         training = {"training": json.loads((folder / RELEASE_JSON).read_text())["training"]}
     results = evaluation.evaluate(
-        {"released": str(folder), **(compare or {})},
+        {RELEASE_ROW: str(folder), **(compare or {})},
         dataset_dir,
         work / "evaluation",
         evaluation.EvaluationConfig(samples=samples),
@@ -101,7 +104,7 @@ def score_release(
     manifest = json.loads(manifest_path.read_text())
     quality = work / "evaluation" / "quality.json"  # the table's rows: baseline, ceiling, the models
     figures = {
-        "metrics": evaluation.summary_metrics(results["released"]),
+        "metrics": evaluation.summary_metrics(results[RELEASE_ROW]),
         "quality": json.loads(quality.read_text()) if quality.is_file() else None,
         "compared": compare or {},
         "minutes": evaluation.minutes_compared(model, vocabulary),

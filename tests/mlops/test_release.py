@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from corridos.errors import ModelError
+from corridos.errors import ConfigError, ModelError
 from corridos.generation.train import preset
 from corridos.mlops import packaging, registry, release
 from corridos.mlops.release import MAX_RELEASE_BYTES, MODEL_CARD, RELEASE_JSON
@@ -46,3 +46,8 @@ def test_a_release_is_a_model_folder_with_its_card_and_becomes_the_first_champio
 def test_a_folder_without_its_release_figures_is_not_rescored(tiny_dataset, tmp_path):
     with pytest.raises(ModelError, match="no release.json to take the training figures from"):
         release.score_release(tmp_path, tiny_dataset, tmp_path / "work")
+
+
+def test_a_compared_model_may_not_take_the_releases_row(tiny_dataset, tmp_path):
+    with pytest.raises(ConfigError, match="model name released is the release's own row"):
+        release.score_release(tmp_path, tiny_dataset, tmp_path / "work", compare={"released": str(tmp_path)})
