@@ -121,7 +121,7 @@ def compiled_step(model):
         function = tf.function(model.step, jit_compile=True, reduce_retracing=True)
         # Calling the tf.function looks its trace up anew on every call; a concrete function per
         # batch size skips that (docs/FACTS.md, "Sampling speed").
-        concrete: dict[int, Any] = {}
+        concrete = {}  # batch size -> its concrete function
 
         def tensorflow_step(tokens, cache, position):
             tokens, position = tf.constant(tokens), tf.constant(position, tf.int32)
