@@ -65,7 +65,7 @@ def build_release(
     if out.exists():
         shutil.rmtree(out)
     shutil.copytree(trained.model_dir, out)
-    return score_release(out, dataset_dir, work, samples, compare, {"training": training})
+    return score_release(out, dataset_dir, work, samples, compare, training)
 
 
 def score_release(
@@ -90,7 +90,7 @@ def score_release(
     if training is None:
         if not (folder / RELEASE_JSON).is_file():
             raise ModelError(f"{folder}: no {RELEASE_JSON} to take the training figures from; build the release")
-        training = {"training": json.loads((folder / RELEASE_JSON).read_text())["training"]}
+        training = json.loads((folder / RELEASE_JSON).read_text())["training"]
     results = evaluation.evaluate(
         {RELEASE_ROW: str(folder), **(compare or {})},
         dataset_dir,
@@ -108,7 +108,7 @@ def score_release(
         "quality": json.loads(quality.read_text()) if quality.is_file() else None,
         "compared": compare or {},
         "minutes": evaluation.minutes_compared(model, vocabulary),
-        **training,
+        "training": training,
         "config": json.loads((folder / TRAIN_CONFIG).read_text()),
         "data": {
             "version": manifest["version"],
