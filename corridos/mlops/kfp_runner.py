@@ -12,6 +12,7 @@ import json
 import os
 import re
 import sys
+import threading
 import time
 import typing
 from collections.abc import Callable, Iterator
@@ -102,9 +103,10 @@ def promotion_decision(run: Path) -> dict:
 
 
 class TaskLogRouter(io.TextIOBase):
-    """Stands in for sys.stdout and sys.stderr while kfp.local runs a pipeline. kfp.local runs one
-    task at a time and prints "Executing task 'NAME'" before it, so every line from there on
-    belongs to NAME until the next task starts; its own lines about the pipeline go to pipeline.log."""
+    """Stands in for sys.stdout and sys.stderr while kfp.local runs a pipeline. kfp.local prints
+    "Executing task 'NAME'" before a task, so every line from there on belongs to NAME until the
+    next task starts; its own lines about the pipeline go to pipeline.log. Thread-safe: newer kfp
+    versions run independent tasks in parallel threads, whose lines then share the latest log."""
 
     def __init__(self, folder: Path, on_task_end: Callable[[TaskEnd], None]):
         super().__init__()
@@ -118,6 +120,10 @@ class TaskLogRouter(io.TextIOBase):
         self.last_line = ""  # the current task's last non-blank line: the reason when it fails
         self.pending = ""
         self.console: typing.TextIO = sys.stdout  # where on_task_end prints, the console until now
+        # kfp's newer local orchestrator runs independent tasks in threads: one thread's task switch
+        # closed the log another was writing to ("write to closed file", a failed `make demo`).
+        # Lines are written one at a time; a line may still be filed under the task that printed last.
+        self.lock = threading.RLock()
 
     @contextlib.contextmanager
     def capturing(self) -> Iterator[None]:
@@ -132,16 +138,18 @@ class TaskLogRouter(io.TextIOBase):
         return True
 
     def write(self, text: str) -> int:
-        lines = (self.pending + text).split("\n")
-        self.pending = lines.pop()
-        for line in lines:
-            self._line(COLOUR_CODE.sub("", line))
+        with self.lock:
+            lines = (self.pending + text).split("\n")
+            self.pending = lines.pop()
+            for line in lines:
+                self._line(COLOUR_CODE.sub("", line))
         return len(text)
 
     def flush_pending(self) -> None:
-        if self.pending:
-            self._line(COLOUR_CODE.sub("", self.pending))
-            self.pending = ""
+        with self.lock:
+            if self.pending:
+                self._line(COLOUR_CODE.sub("", self.pending))
+                self.pending = ""
 
     def _line(self, line: str) -> None:
         if started := TASK_STARTED.search(line):

@@ -52,3 +52,28 @@ def test_a_failed_task_is_named_with_its_reason_and_log(tmp_path):
     assert error.log.parent.name == LOGS and error.log.parent.parent.name.startswith("talk-then-refuse-")
     assert "refusing hola" in error.log.read_text()
     assert [(end.task, end.succeeded) for end in ends] == [("speak", True), ("refuse", False)]
+
+
+def test_the_log_router_takes_lines_from_tasks_running_in_parallel_threads(tmp_path):
+    """kfp's newer local orchestrator runs independent tasks in threads: one task's start closes
+    the log file another task is writing to, which must not fail the run."""
+    import threading
+
+    from corridos.mlops.kfp_runner import TaskLogRouter
+
+    ended = []
+    router = TaskLogRouter(tmp_path / "logs", ended.append)
+
+    def task(name: str) -> None:
+        for index in range(300):
+            router.write(f"Executing task '{name}'\n" if index % 50 == 0 else f"{name} line {index}\n")
+        router.write(f"Task '{name}' finished with status SUCCESS\n")
+
+    threads = [threading.Thread(target=task, args=(f"task-{i}",)) for i in range(4)]
+    with router.capturing():
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    lines = sum(len(p.read_text().splitlines()) for p in (tmp_path / "logs").glob("*.log"))
+    assert lines == 4 * 301 and sorted(end.task for end in ended) == [f"task-{i}" for i in range(4)]
