@@ -8,7 +8,7 @@ ARG EXTRA_CA_PEM=""
 # the audio and train images inherit them, the serving image (FROM base) does not need them.
 RUN apt-get update -qq \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-      musescore-general-soundfont-lossless timgm6mb-soundfont \
+      musescore-general-soundfont-lossless timgm6mb-soundfont opl3-soundfont \
  && apt-get clean && rm -rf /var/lib/apt/lists/*
 COPY pyproject.toml uv.lock README.md ./
 # Dependencies first, the project after: editing corridos/ does not re-download 1 GB of wheels.

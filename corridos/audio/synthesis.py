@@ -37,7 +37,7 @@ from corridos.audio.soundfonts import (
     SoundFont,
 )
 from corridos.constants import AUDIO_SAMPLE_RATE, MIDI_SUFFIXES
-from corridos.errors import BadInputError, CorridosError
+from corridos.errors import BadInputError, ConfigError, CorridosError
 from corridos.symbolic.cleaning import CleaningConfig, clean
 from corridos.symbolic.sequences import NoteArrays, from_midi_bytes, from_parts, to_arrays, write_midi
 from corridos.tablature.instrument import REQUINTO
@@ -58,6 +58,10 @@ RENDER_TIMEOUT_SECONDS = 60.0
 @dataclasses.dataclass
 class MixtureConfig:
     seconds: float = 12.0
+    # Mixtures rendered from each song the separator may hear, each its own excerpt, fonts and
+    # effects: a corpus of a few hundred songs is otherwise too little for a separator to
+    # generalise from. A song drawn for the held-out font keeps one mixture (it is only scored).
+    excerpts_per_song: int = 1
     # Silence after the last onset, so note releases are not cut off.
     tail_seconds: float = 1.0
     validation_fraction: float = 0.25
@@ -157,19 +161,28 @@ def song_from_sequence(sequence, name: str, cleaning: CleaningConfig = CleaningC
 def render_mixtures(
     songs: list[Song], out_dir: str | Path, config: MixtureConfig = MixtureConfig(), progress: bool = True
 ) -> MixtureSet:
-    """One mixture per song under `out_dir`: mix/, requinto/, accompaniment/ WAVs, reference/ MIDI,
-    Spleeter's train.csv and validation.csv (split by song) and mixtures.json."""
+    """`config.excerpts_per_song` mixtures per song (one per held-out-font song) under `out_dir`:
+    mix/, requinto/, accompaniment/ WAVs, reference/ MIDI, Spleeter's train.csv and validation.csv
+    (split by song) and mixtures.json."""
     from tqdm import tqdm
 
     soundfonts.check_installed([soundfonts.font_named(name) for name in config.soundfonts])
     out_dir = Path(out_dir)
     rng = np.random.default_rng(config.seed)
+    if config.excerpts_per_song < 1:
+        raise ConfigError(f"excerpts_per_song {config.excerpts_per_song}: at least 1")
     plans = [_instrumentation(config, rng) for _ in songs]
+    # Splits are drawn per song, so a song's excerpts never straddle train, validation and test.
     splits = _splits([plan.held_out() for plan in plans], config.validation_fraction)
+    heard_fonts = tuple(f for f in config.soundfonts if not soundfonts.is_held_out(f))
+    heard = dataclasses.replace(config, soundfonts=heard_fonts)
+    jobs = []
+    for song, plan, split in zip(songs, plans, splits):
+        jobs.append((song, plan, split))
+        if split != HELD_OUT_SPLIT:
+            jobs += [(song, _instrumentation(heard, rng), split) for _ in range(config.excerpts_per_song - 1)]
     mixtures = []
-    for index, (song, plan, split) in enumerate(
-        tqdm(list(zip(songs, plans, splits)), desc="render", unit="mixture", disable=not progress)
-    ):
+    for index, (song, plan, split) in enumerate(tqdm(jobs, desc="render", unit="mixture", disable=not progress)):
         mixtures.append(_render_mixture(song, f"{index:03d}", split, plan, out_dir, config, rng))
     _write_csvs(out_dir, mixtures)
     manifest = {"config": config_io.to_dict(config), "mixtures": [dataclasses.asdict(m) for m in mixtures]}

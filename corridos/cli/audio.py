@@ -38,7 +38,9 @@ def _print_files(stage: str, result: StageResult, out: Path, inputs: list[str]) 
 def render(
     corpus: str = typer.Argument(..., help="Folder or s3:// prefix of MIDI songs."),
     out: Path = typer.Option(..., help="Output folder for the mixtures."),
-    songs: int = typer.Option(8, help="How many songs (one mixture each)."),
+    songs: int = typer.Option(
+        8, help="How many songs: one mixture each, or --set excerpts_per_song=N of each the separator may hear."
+    ),
     config: Path | None = typer.Option(None, help="YAML/JSON MixtureConfig file."),
     set_: list[str] = typer.Option([], "--set", help="Override a MixtureConfig field, e.g. seconds=8."),
     held_out: bool = typer.Option(

@@ -67,10 +67,16 @@ def test_every_font_plays_every_program(font):
 
 def test_the_held_out_font_never_reaches_training_or_tuning(tmp_path):
     songs = [song_from_sequence(band(seed, count=30), f"song{seed}") for seed in range(12)]
-    config = MixtureConfig(seconds=2.0, soundfonts=("fluidr3", soundfonts.held_out_font().name))
+    config = MixtureConfig(seconds=2.0, excerpts_per_song=2, soundfonts=("fluidr3", soundfonts.held_out_font().name))
     mixtures = render_mixtures(songs, tmp_path, config, progress=False)
     held_out = {m.name for m in mixtures.mixtures if m.instruments.held_out()}
     assert held_out and len(held_out) < len(songs)  # the seed draws both kinds
+    for song in songs:
+        drawn = [m for m in mixtures.mixtures if m.song == song.name]
+        (split,) = {m.split for m in drawn}  # a song's excerpts share one split
+        # A song the separator may hear renders two excerpts, a held-out-font one only its scored one.
+        assert len(drawn) == (1 if split == HELD_OUT_SPLIT else 2), (song.name, split)
+        assert len({m.tempo_factor for m in drawn}) == len(drawn)  # each excerpt draws its own
     manifest = json.loads((tmp_path / "mixtures.json").read_text())["mixtures"]
     for entry in manifest:
         fonts = {entry["instruments"]["requinto_font"], entry["instruments"]["band_font"]}
@@ -82,3 +88,9 @@ def test_the_held_out_font_never_reaches_training_or_tuning(tmp_path):
         assert rows and not {Path(r["mix_path"]).stem for r in rows} & held_out
     with pytest.raises(BadInputError, match="held-out font.*evaluation only"):
         stages.tune_transcription(tmp_path, [0.5], [0.3], split=HELD_OUT_SPLIT, progress=False)
+
+
+def test_excerpts_per_song_below_one_is_refused(tmp_path):
+    song = song_from_sequence(band(0, count=30), "song0")
+    with pytest.raises(ConfigError, match="excerpts_per_song 0"):
+        render_mixtures([song], tmp_path, MixtureConfig(excerpts_per_song=0), progress=False)
