@@ -136,9 +136,12 @@ demo-audio: setup  ## the audio stages on synthetic mixtures: render, train a ti
 # renders its own mixtures with random effects (corridos/audio/augmentation.py), trains on those of
 # the training fonts, and scores those of the held-out font (split test: other songs, never heard
 # in training); logs in $(RUNS)/separator-<preset>/logs. A finished step is skipped.
-# Every song renders one mixture; the held-out font's (about 4 in 10) are the test split, scored.
+# A song that draws the held-out font (about 4 in 10) renders one mixture, in the test split,
+# scored; every other song renders SEPARATOR_EXCERPTS_* excerpts for training and validation.
 SEPARATOR_SONGS_cpu := 200
 SEPARATOR_SONGS_gpu := 200
+SEPARATOR_EXCERPTS_cpu := 4
+SEPARATOR_EXCERPTS_gpu := 8
 SEPARATOR_SECONDS_cpu := 12
 SEPARATOR_SECONDS_gpu := 24
 SEPARATOR_STEP = $(MAIN_ENV)/bin/corridos demo step --logs $(RUNS)/separator-$*/logs
@@ -150,7 +153,8 @@ separator-gpu: setup $(RUNS)/separator-gpu/evaluation/evaluation.json  ## train 
 $(RUNS)/separator-%/mixtures/mixtures.json:
 	@rm -rf $(RUNS)/separator-$*/mixtures
 	@$(SEPARATOR_STEP) render -- $(MAIN_ENV)/bin/corridos audio render $(CORPUS) --out $(RUNS)/separator-$*/mixtures \
-	  --songs $(SEPARATOR_SONGS_$*) --held-out --set seconds=$(SEPARATOR_SECONDS_$*) --set augmentation.enabled=true
+	  --songs $(SEPARATOR_SONGS_$*) --held-out --set seconds=$(SEPARATOR_SECONDS_$*) --set augmentation.enabled=true \
+	  --set excerpts_per_song=$(SEPARATOR_EXCERPTS_$*)
 
 $(RUNS)/separator-%/separator/training.json: $(RUNS)/separator-%/mixtures/mixtures.json
 	@rm -rf $(RUNS)/separator-$*/separator

@@ -50,7 +50,7 @@ def test_settings_spleeter_would_not_train_with_are_refused(changes, mixture_sec
 
 
 @pytest.mark.audio
-def test_each_preset_trains_a_step_of_spleeters_graph_and_the_big_ones_are_bigger():
+def test_each_preset_trains_a_step_of_spleeters_graph_and_the_gpu_one_is_biggest():
     done = subprocess.run(
         [str(bridge.audio_python()), str(BENCHMARK), "--steps", "1", "--json"],
         capture_output=True,
@@ -61,4 +61,6 @@ def test_each_preset_trains_a_step_of_spleeters_graph_and_the_big_ones_are_bigge
     rows = {row["preset"]: row for row in map(json.loads, done.stdout.strip().splitlines())}
     assert set(rows) == set(PRESETS)
     assert all(row["finite_loss"] for row in rows.values())
-    assert rows["tiny"]["parameters"] < rows["cpu"]["parameters"] < rows["gpu"]["parameters"]
+    # The cpu preset is the tiny U-Net trained 35 times longer (it generalised better than a wider one).
+    assert rows["tiny"]["parameters"] <= rows["cpu"]["parameters"] < rows["gpu"]["parameters"]
+    assert rows["tiny"]["steps"] < rows["cpu"]["steps"] < rows["gpu"]["steps"]
