@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
+import types
 import typing
 from pathlib import Path
 from typing import Any, TypeVar
@@ -29,15 +30,49 @@ def from_dict(cls: type[T], values: dict[str, Any], where: str = "config") -> T:
 
 
 def from_plain(hint: Any, value: Any, where: str) -> Any:
-    """A plain JSON value as the type `hint` names: dataclasses from mappings, tuples from lists,
-    paths from strings; any other value as it is."""
+    """A plain JSON value as the type `hint` names: dataclasses from mappings, tuples from lists
+    (each item checked), paths from strings, floats from numbers; ConfigError naming the field
+    when a value is not of its type (an override is read as YAML, so `two` is a string)."""
     if dataclasses.is_dataclass(hint):
         return from_dict(hint, value, where)
-    if typing.get_origin(hint) is tuple and isinstance(value, list):
-        return tuple(value)
+    origin, arguments = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        return _one_of(arguments, value, where)
+    if origin is tuple:
+        return _tuple(arguments, value, where)
     if hint is Path and isinstance(value, str):
         return Path(value)
+    if hint is float and type(value) in (int, float):
+        return float(value)
+    # bool is an int to Python, not to a config: "epochs: true" is a mistake.
+    if hint in _NAMES and type(value) is not hint:
+        raise ConfigError(f"{where}: expected {_NAMES[hint]}, got {value!r}")
     return value
+
+
+_NAMES = {int: "an integer", float: "a number", str: "a string", bool: "true or false"}
+
+
+def _one_of(hints: tuple, value: Any, where: str) -> Any:
+    if value is None and type(None) in hints:
+        return None
+    problems = []
+    for hint in (h for h in hints if h is not type(None)):
+        try:
+            return from_plain(hint, value, where)
+        except ConfigError as error:
+            problems.append(str(error))
+    raise ConfigError(" or ".join(problems))
+
+
+def _tuple(hints: tuple, value: Any, where: str) -> tuple:
+    if not isinstance(value, (list, tuple)):
+        raise ConfigError(f"{where}: expected a list, got {value!r}")
+    if len(hints) == 2 and hints[1] is Ellipsis:
+        hints = (hints[0],) * len(value)
+    elif len(hints) != len(value):
+        raise ConfigError(f"{where}: expected a list of {len(hints)}, got {value!r}")
+    return tuple(from_plain(hint, item, f"{where}[{index}]") for index, (hint, item) in enumerate(zip(hints, value)))
 
 
 def to_dict(value: Any) -> Any:
