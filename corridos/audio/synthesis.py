@@ -166,11 +166,11 @@ def render_mixtures(
     (split by song) and mixtures.json."""
     from tqdm import tqdm
 
+    if config.excerpts_per_song < 1:
+        raise ConfigError(f"excerpts_per_song {config.excerpts_per_song}: at least 1")
     soundfonts.check_installed([soundfonts.font_named(name) for name in config.soundfonts])
     out_dir = Path(out_dir)
     rng = np.random.default_rng(config.seed)
-    if config.excerpts_per_song < 1:
-        raise ConfigError(f"excerpts_per_song {config.excerpts_per_song}: at least 1")
     plans = [_instrumentation(config, rng) for _ in songs]
     # Splits are drawn per song, so a song's excerpts never straddle train, validation and test.
     splits = _splits([plan.held_out() for plan in plans], config.validation_fraction)
