@@ -58,6 +58,7 @@ def generate(
     primer: Path | None = typer.Option(None, help=SETTINGS["primer"].description),
     transpose: int = _sample_option("transpose"),
     key: str | None = _sample_option("key"),
+    key_guidance: float | None = _sample_option("key_guidance"),
     audio: bool = typer.Option(True, help="Render a WAV with FluidSynth (nylon guitar)."),
     tab: list[str] = typer.Option(
         list(GENERATED_FORMATS),
@@ -86,6 +87,7 @@ def generate(
         primer=str(primer) if primer else None,
         transpose=transpose,
         key=key,
+        key_guidance=key_guidance,
     )
     pieces = Sampler(*packaging.load(model)).generate(config, samples)
     for index, piece in enumerate(pieces):

@@ -37,6 +37,10 @@ class ModelConfig:
     layers: int = 4
     heads: int = 4  # transformer
     dropout: float = 0.1
+    # The share of training windows whose key token is replaced by the any-key token, so that the
+    # model also writes without a key: sampling then guides by the key (classifier-free guidance,
+    # corridos/generation/sampling.py). 0: no dropout, no guidance.
+    key_dropout: float = 0.0
     context: int = 512  # the longest window the model is trained on (transformer cache size)
     # Transformer: tokens that open every training window whatever its start (the song's key
     # token), which decoding past the context keeps in view; set by training from the vocabulary.
@@ -49,6 +53,8 @@ def build_model(config: ModelConfig, vocab_size: int) -> keras.Model:
     families = {"lstm": LSTMGenerator, "wavenet": WaveNetGenerator, "transformer": TransformerGenerator}
     if config.family not in families:
         raise ConfigError(f"model family {config.family!r}: expected one of {', '.join(FAMILIES)}")
+    if not 0 <= config.key_dropout < 1:
+        raise ConfigError(f"key_dropout {config.key_dropout} must be >= 0 and below 1")
     model = families[config.family](config, vocab_size)
     model(ops.zeros((1, 2), dtype="int32"))  # create the weights
     return model

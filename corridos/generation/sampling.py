@@ -1,4 +1,5 @@
-"""Sampling music from a generator: key, temperature, top-k, top-p, seeds, primers, transposition.
+"""Sampling music from a generator: key, key guidance, temperature, top-k, top-p, seeds, primers,
+transposition.
 
 The model runs one compiled `step` per token with its cache; the choice of the next token is made
 on the host with NumPy, one seeded random stream per sample, so the same seed gives the same
@@ -27,6 +28,9 @@ MAX_TOKENS_PER_SECOND = 100
 # work locally also work when served. Pieces longer than a transformer's context slide it: its
 # cache is a ring (models.CausalSelfAttention.step).
 MAX_SECONDS = 180
+# Key guidance for a model trained with key dropout, when a request does not set it: chosen on the
+# validation artists by key match and the C2ST (docs/FACTS.md, "Key guidance").
+DEFAULT_KEY_GUIDANCE = 2.0
 
 
 def _setting(default: object, description: str, **bounds: float) -> Any:
@@ -62,6 +66,17 @@ class SampleConfig:
     transpose: int = _setting(0, "semitones applied to the output", ge=-12, le=12)
     key: str | None = _setting(
         None, "the key to write in, e.g. 'A minor'; none: a key drawn uniformly from the 24 (seeded)"
+    )
+    # Classifier-free guidance (Ho & Salimans, 2022) on the key token: each step's keyed log-probabilities
+    # are pushed away from the same model's keyless ones, log p = u + g (k - u). A model trained with key
+    # dropout knows both; real excerpts are heard in their song's key only 0.54-0.68 of the time
+    # (docs/FACTS.md), so plain sampling inherits that looseness.
+    key_guidance: float | None = _setting(
+        None,
+        "how strongly to keep to the key: 1 plain, above 1 stronger (classifier-free guidance); "
+        f"none: {DEFAULT_KEY_GUIDANCE:g} for a model trained with key dropout, else 1",
+        ge=0,
+        le=8,
     )
 
     def __post_init__(self) -> None:
@@ -220,6 +235,18 @@ class Sampler:
             return None
         return KEYS[int(rng.integers(len(KEYS)))]
 
+    def key_guidance(self, config: SampleConfig) -> float:
+        """The guidance a config asks of this model: its own, or the default (see SampleConfig); a
+        guidance other than 1 for a model trained without key dropout is refused (BadInputError)."""
+        guided = self.vocabulary.has_any_key and self.model.config.key_dropout > 0
+        if config.key_guidance is None:
+            return DEFAULT_KEY_GUIDANCE if guided else 1.0
+        if config.key_guidance != 1 and not guided:
+            raise BadInputError(
+                "key_guidance", f"{config.key_guidance:g}: this model was trained without key dropout; only 1 works"
+            )
+        return config.key_guidance
+
     def _primer(self, config: SampleConfig) -> np.ndarray:
         """The tokens of the config's primer file, none without one."""
         return primer_tokens(config.primer, self.vocabulary) if config.primer else np.zeros(0, np.int32)
@@ -235,31 +262,53 @@ class Sampler:
         """One token array per row (the primer included, not the key token): row i starts from its
         key's token (when it has one; by default the config's, see `key`), <bos> and the primer, and
         draws from rngs[i]."""
-        from keras import ops
-
         rngs = rngs or [np.random.default_rng([config.seed, i]) for i in range(samples)]
         keys = keys or [self.key(config, rng) for rng in rngs]
-        cache = self.model.initial_cache(samples)
-        # (samples, prompt): each row's key token, then <bos> and the primer, as training windows start
-        prompt = np.stack([np.concatenate([self._key_prefix(key), [BOS], primer]) for key in keys]).astype(np.int32)
-        for position in range(prompt.shape[1]):
-            logits, cache = self.step(prompt[:, position], cache, position)
+        guidance = self.key_guidance(config)
+        # Guided, the batch doubles: each row's keyless twin starts from the any-key token instead.
+        prefixes = [self._key_prefix(key) for key in keys]
+        if guidance != 1:
+            prefixes += [np.array([self.vocabulary.any_key], np.int32)] * samples
+        # (rows, prompt): each row's key token, then <bos> and the primer, as training windows start
+        prompt = np.stack([np.concatenate([prefix, [BOS], primer]) for prefix in prefixes]).astype(np.int32)
+        logits, cache = self._prompt(prompt)
         budget_steps = int(round(config.seconds / self.vocabulary.config.step_seconds))
         limit = config.events or int(config.seconds * MAX_TOKENS_PER_SECOND) + 1
         generated = np.zeros((samples, limit), np.int32)
         elapsed = np.zeros(samples, np.int64)
         position = prompt.shape[1]
         for index in range(limit):
-            # key tokens only ever open a window: never drawn
-            choice = choose(ops.convert_to_numpy(logits)[:, : self.vocabulary.key_offset], config, rngs)
+            choice = choose(self._guided(logits, guidance, samples), config, rngs)  # (samples,)
             generated[:, index] = choice
             elapsed += self._shift_steps(choice)
             if config.events is None and (elapsed >= budget_steps).all():
                 break
-            logits, cache = self.step(choice, cache, position)
+            logits, cache = self.step(np.tile(choice, len(prompt) // samples), cache, position)
             position += 1
         used = generated[:, : index + 1]
         return [np.concatenate([primer, self._trim(row, budget_steps, config)]) for row in used]
+
+    def _prompt(self, prompt: np.ndarray):
+        """(logits after the prompt's last token, cache) for a (rows, length) prompt."""
+        cache = self.model.initial_cache(len(prompt))
+        for position in range(prompt.shape[1]):
+            logits, cache = self.step(prompt[:, position], cache, position)
+        return logits, cache
+
+    def _guided(self, logits, guidance: float, samples: int) -> np.ndarray:
+        """(samples, key_offset) logits to draw from: key tokens only ever open a window, never drawn;
+        guided, the keyed rows' log-probabilities pushed away from their keyless twins'."""
+        from keras import ops
+
+        logits = ops.convert_to_numpy(logits)[:, : self.vocabulary.key_offset].astype(np.float64)
+        if guidance == 1:
+            return logits
+        drawable = len(SPECIAL_TOKENS)  # `choose` masks the specials: normalise over the rest
+        log_probabilities = logits[:, drawable:] - np.logaddexp.reduce(logits[:, drawable:], axis=1, keepdims=True)
+        keyed, keyless = log_probabilities[:samples], log_probabilities[samples:]
+        guided = np.full((samples, logits.shape[1]), -np.inf)
+        guided[:, drawable:] = keyless + guidance * (keyed - keyless)
+        return guided
 
     def _key_prefix(self, key: Key | None) -> np.ndarray:
         return np.array([self.vocabulary.key_token(key)] if key is not None else [], np.int32)

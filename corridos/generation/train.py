@@ -1,7 +1,8 @@
 """The training stage: a dataset folder in, a trained generator (saved and logged to MLflow) out.
 
 Random windows of the training songs each epoch, each starting with its song's key token, transposed
-at random within the requinto range (the key token with the notes);
+at random within the requinto range (the key token with the notes), a share of them with the any-key
+token in its place (`ModelConfig.key_dropout`);
 AdamW with warm-up and cosine decay; early stopping on validation loss; a backup every epoch so an
 interrupted run resumes where it stopped; seeded.
 """
@@ -59,7 +60,7 @@ class TrainConfig:
 # 0.071) on every measure, the corpus being small (0.7M training events) for either.
 PRESETS = {
     "tiny": dict(
-        model=dict(embedding_dim=64, hidden_dim=96, layers=2, heads=4, context=128, dropout=0.1),
+        model=dict(embedding_dim=64, hidden_dim=96, layers=2, heads=4, context=128, dropout=0.1, key_dropout=0.1),
         sequence_length=128,
         batch_size=16,
         epochs=4,
@@ -69,7 +70,7 @@ PRESETS = {
         sample_seconds=10.0,
     ),
     "cpu": dict(
-        model=dict(embedding_dim=64, hidden_dim=96, layers=2, heads=4, context=256, dropout=0.1),
+        model=dict(embedding_dim=64, hidden_dim=96, layers=2, heads=4, context=256, dropout=0.1, key_dropout=0.1),
         sequence_length=256,
         batch_size=16,
         epochs=80,
@@ -81,7 +82,7 @@ PRESETS = {
         xla_on_cpu=True,
     ),
     "base": dict(
-        model=dict(embedding_dim=192, hidden_dim=192, layers=4, heads=4, context=1024, dropout=0.3),
+        model=dict(embedding_dim=192, hidden_dim=192, layers=4, heads=4, context=1024, dropout=0.3, key_dropout=0.1),
         sequence_length=1024,
         batch_size=32,
         epochs=60,
@@ -109,9 +110,16 @@ class TrainResult:
 
 
 def windows_batch(
-    songs: list[np.ndarray], length: int, batch: int, transpose: int, vocabulary: Vocabulary, rng: np.random.Generator
+    songs: list[np.ndarray],
+    length: int,
+    batch: int,
+    transpose: int,
+    vocabulary: Vocabulary,
+    rng: np.random.Generator,
+    key_dropout: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(inputs, targets, weights) of `batch` random windows; songs are picked in proportion to length."""
+    """(inputs, targets, weights) of `batch` random windows; songs are picked in proportion to length;
+    each window's key token becomes the any-key token with probability `key_dropout`."""
     lengths = np.array([len(s) for s in songs], dtype=np.float64)
     picks = rng.choice(len(songs), size=batch, p=lengths / lengths.sum())
     windows = np.full((batch, length + 1), PAD, np.int32)
@@ -122,6 +130,9 @@ def windows_batch(
         low, high = vocabulary.transpose_range(window)
         shift = int(rng.integers(max(low, -transpose), min(high, transpose) + 1))
         windows[row, : len(window)] = vocabulary.transpose(window, shift) if shift else window
+    if key_dropout:
+        dropped = (rng.random(batch) < key_dropout) & vocabulary.is_key(windows[:, 0])
+        windows[dropped, 0] = vocabulary.any_key
     return windows[:, :-1], windows[:, 1:], _weights(windows[:, 1:])
 
 
@@ -170,6 +181,10 @@ def train(
     train_songs, validation_songs = (list(dataset.songs(s).values()) for s in ("train", "validation"))
     if not train_songs or not validation_songs:
         raise BadInputError(str(dataset_dir), "training needs songs in both train and validation splits")
+    if config.model.key_dropout and not dataset.vocabulary.has_any_key:
+        raise BadInputError(
+            str(dataset_dir), "key_dropout needs a vocabulary with the any-key token: rebuild the dataset"
+        )
     # sampling past the context keeps in view what opens every training window (models.ModelConfig)
     config = dataclasses.replace(
         config, model=dataclasses.replace(config.model, pinned_prefix=dataset.vocabulary.window_prefix)
@@ -233,7 +248,9 @@ class TrainWindows(keras.utils.PyDataset):
     def __getitem__(self, index: int):
         rng = np.random.default_rng([self.config.seed, self.epoch, index])
         c = self.config
-        return windows_batch(self.songs, c.sequence_length, c.batch_size, c.transpose, self.vocabulary, rng)
+        return windows_batch(
+            self.songs, c.sequence_length, c.batch_size, c.transpose, self.vocabulary, rng, c.model.key_dropout
+        )
 
     def follow_epochs(self):
         """A callback that tells the windows which epoch runs, also after a resume from backup."""

@@ -8,7 +8,9 @@ and whose velocities are bin values.
 A song's tokens start with its key token (music21's analysis of the song, corridos/symbolic/keys.py),
 then the events. A window cut from anywhere in the song starts with that key token too
 (`Vocabulary.window`), so every window a model trains on, and every piece it samples, begins with
-the key it is in.
+the key it is in. One more token, the any-key token, stands for "no key given": training puts it
+in place of the key token in a share of windows (`ModelConfig.key_dropout`), so that the model also
+writes without a key, which key guidance at sampling needs (corridos/generation/sampling.py).
 """
 
 from __future__ import annotations
@@ -38,12 +40,15 @@ class TokenizerConfig:
     pitch_max: int = REQUINTO.highest_pitch()
     velocity_bins: int = 0  # 0: no velocity tokens; decoded notes get DEFAULT_VELOCITY
     key_tokens: bool = True  # one token per key, first in every window
+    any_key_token: bool = True  # with key tokens: one more, "no key given", for key dropout
 
 
 class Vocabulary:
-    """Token ids, laid out as: specials | time shifts 1..S | note-on | note-off | velocity bins | keys.
+    """Token ids, laid out as: specials | time shifts 1..S | note-on | note-off | velocity bins | keys |
+    any key.
 
-    The keys come last, so a vocabulary saved before key tokens keeps every id it had."""
+    The keys come last, so a vocabulary saved before key tokens (or before the any-key token) keeps
+    every id it had."""
 
     def __init__(self, config: TokenizerConfig = TokenizerConfig()):
         self.config = config
@@ -54,7 +59,8 @@ class Vocabulary:
         self.note_off_offset = self.note_on_offset + self.num_pitches
         self.velocity_offset = self.note_off_offset + self.num_pitches
         self.key_offset = self.velocity_offset + config.velocity_bins
-        self.size = self.key_offset + (KEY_COUNT if config.key_tokens else 0)
+        keys = KEY_COUNT + int(config.any_key_token) if config.key_tokens else 0
+        self.size = self.key_offset + keys
 
     # ---- ids
     def shift(self, steps: int) -> int:
@@ -82,7 +88,19 @@ class Vocabulary:
         return (tokens >= self.note_on_offset) & (tokens < self.velocity_offset)
 
     def is_key(self, tokens: np.ndarray) -> np.ndarray:
-        return (tokens >= self.key_offset) & (tokens < self.size)
+        """True for the 24 key tokens (not the any-key token)."""
+        return (tokens >= self.key_offset) & (tokens < self.key_offset + KEY_COUNT)
+
+    @property
+    def has_any_key(self) -> bool:
+        return self.config.key_tokens and self.config.any_key_token
+
+    @property
+    def any_key(self) -> int:
+        """The any-key token: "no key given", in place of a window's key token."""
+        if not self.has_any_key:
+            raise BadInputError("vocabulary", "it has no any-key token (built before key dropout)")
+        return self.key_offset + KEY_COUNT
 
     @property
     def window_prefix(self) -> int:
@@ -108,6 +126,8 @@ class Vocabulary:
             return f"off_{token - self.note_off_offset + self.config.pitch_min}"
         if token < self.key_offset:
             return f"velocity_{token - self.velocity_offset}"
+        if token == self.key_offset + KEY_COUNT:
+            return "key_any"
         return f"key_{KEYS[token - self.key_offset].name.replace(' ', '_')}"
 
     # ---- sequences
@@ -268,8 +288,9 @@ class Vocabulary:
     @classmethod
     def load(cls, path: Path) -> Vocabulary:
         stored = json.loads(Path(path).read_text())
-        # A vocabulary saved before key tokens existed has none: its config does not name them.
-        vocabulary = cls(TokenizerConfig(**{"key_tokens": False, **stored["config"]}))
+        # A vocabulary saved before key tokens (or the any-key token) existed has none: its config
+        # does not name them.
+        vocabulary = cls(TokenizerConfig(**{"key_tokens": False, "any_key_token": False, **stored["config"]}))
         if vocabulary.size != stored["size"]:
             raise BadInputError(
                 str(path), f"vocabulary size {stored['size']} does not match its config ({vocabulary.size})"

@@ -7,10 +7,10 @@ import pytest
 
 from corridos.errors import BadInputError, ConfigError
 from corridos.generation.models import ModelConfig, build_model
-from corridos.generation.sampling import SampleConfig, Sampler, choose
+from corridos.generation.sampling import DEFAULT_KEY_GUIDANCE, SampleConfig, Sampler, choose
 from corridos.symbolic.keys import key_signature, parse_key
 from corridos.symbolic.sequences import write_midi
-from corridos.symbolic.tokenizer import SPECIAL_TOKENS, TokenizerConfig, Vocabulary
+from corridos.symbolic.tokenizer import BOS, SPECIAL_TOKENS, TokenizerConfig, Vocabulary
 from tests.helpers import notes
 
 
@@ -182,6 +182,51 @@ def test_a_model_trained_before_keys_samples_and_refuses_a_key():
     assert key_signature(piece) is None and len(piece.notes)
     with pytest.raises(BadInputError, match="key: A minor: this model's vocabulary has no key tokens"):
         old.generate(SampleConfig(seconds=1, key="A minor"))
+
+
+@pytest.fixture(scope="module")
+def guided():
+    """A sampler of a model trained with key dropout (untrained weights: the guidance's arithmetic
+    does not depend on them)."""
+    keras.utils.set_random_seed(1)
+    vocabulary = Vocabulary()
+    config = ModelConfig(embedding_dim=16, hidden_dim=32, layers=2, heads=2, context=32, dropout=0, key_dropout=0.1)
+    return Sampler(build_model(config, vocabulary.size), vocabulary)
+
+
+def _log_probabilities_after(sampler, first_token: int) -> np.ndarray:
+    """The model's log-probabilities of the drawable tokens after [first_token, <bos>]."""
+    logits = keras.ops.convert_to_numpy(sampler.model(np.array([[first_token, BOS]], np.int32)))[0, -1]
+    drawable = logits[len(SPECIAL_TOKENS) : sampler.vocabulary.key_offset].astype(np.float64)
+    return drawable - np.logaddexp.reduce(drawable)
+
+
+def test_key_guidance_pushes_the_keyed_prediction_away_from_the_keyless_one(guided):
+    vocabulary, changed = guided.vocabulary, 0
+    keyless = _log_probabilities_after(guided, vocabulary.any_key)
+    for name in ("A minor", "C major", "F# major", "Eb minor"):
+        keyed = _log_probabilities_after(guided, vocabulary.key_token(parse_key(name)))
+        for guidance in (1.0, 6.0):
+            config = SampleConfig(events=1, temperature=0, key=name, key_guidance=guidance)
+            first = guided.sample_tokens(np.zeros(0, np.int32), config)[0][0]
+            expected = np.argmax(keyless + guidance * (keyed - keyless)) + len(SPECIAL_TOKENS)
+            assert first == expected, (name, guidance)
+        changed += np.argmax(keyed) != np.argmax(keyless + 6 * (keyed - keyless))
+    assert changed  # the guided choice is not the plain one
+
+
+def test_key_guidance_zero_forgets_the_key_and_the_default_follows_the_model(guided, sampler):
+    unkeyed = [
+        guided.sample_tokens(np.zeros(0, np.int32), SampleConfig(seconds=2, seed=3, key=key, key_guidance=0))[0]
+        for key in ("A minor", "E major")
+    ]
+    assert np.array_equal(*unkeyed)  # only the keyless twin speaks
+    assert guided.key_guidance(SampleConfig()) == DEFAULT_KEY_GUIDANCE > 1
+    assert sampler.key_guidance(SampleConfig()) == 1  # trained without key dropout: plain
+    with pytest.raises(BadInputError, match="key_guidance: 2: this model was trained without key dropout"):
+        sampler.generate(SampleConfig(seconds=1, key_guidance=2))
+    with pytest.raises(ConfigError, match="key_guidance 9 must be <= 8"):
+        SampleConfig(key_guidance=9)
 
 
 def test_cli_options_take_their_defaults_and_bounds_from_sample_config():

@@ -1,12 +1,13 @@
 import json
+import shutil
 
 import mlflow
 import numpy as np
 import pandas as pd
 import pytest
 
-from corridos.errors import ConfigError
-from corridos.generation.models import FAMILIES, load_model
+from corridos.errors import BadInputError, ConfigError
+from corridos.generation.models import FAMILIES, ModelConfig, build_model, load_model
 from corridos.generation.train import PRESETS, preset, train, validation_windows, windows_batch
 from corridos.symbolic.keys import parse_key
 from corridos.symbolic.tokenizer import BOS, PAD, Vocabulary
@@ -50,6 +51,29 @@ def test_windows_start_with_the_songs_key_moved_with_the_notes_and_never_learn_b
         assert not row_weights[row_targets == BOS].any()
         moved.add(key.tonic)
     assert len(moved) > 3  # transposed, key and notes together
+
+
+def test_key_dropout_puts_the_any_key_token_in_place_of_the_key_in_that_share_of_windows():
+    vocabulary = Vocabulary()
+    song = vocabulary.encode_song(_notes_at([57, 60, 64, 69] * 10), parse_key("A minor"))
+    batch = lambda dropout: windows_batch([song], 16, 400, 5, vocabulary, np.random.default_rng(0), dropout)  # noqa: E731
+    assert vocabulary.is_key(batch(0.0)[0][:, 0]).all()
+    inputs, _, _ = batch(0.25)
+    dropped = inputs[:, 0] == vocabulary.any_key
+    assert 0.18 < dropped.mean() < 0.32 and vocabulary.is_key(inputs[~dropped, 0]).all()
+    assert np.array_equal(batch(0.25)[0], inputs)  # seeded
+
+
+def test_key_dropout_needs_the_any_key_token_and_a_share_below_one(tiny_dataset, tmp_path):
+    old = tmp_path / "dataset"
+    shutil.copytree(tiny_dataset, old)
+    stored = json.loads((old / "vocabulary.json").read_text())
+    stored["config"]["any_key_token"], stored["size"] = False, stored["size"] - 1
+    (old / "vocabulary.json").write_text(json.dumps(stored))
+    with pytest.raises(BadInputError, match="key_dropout needs a vocabulary with the any-key token"):
+        train(old, tmp_path / "run", preset("tiny", "lstm"), log_to_mlflow=False, progress=False)
+    with pytest.raises(ConfigError, match="key_dropout 1.0 must be >= 0 and below 1"):
+        build_model(ModelConfig(key_dropout=1.0), Vocabulary().size)
 
 
 def test_validation_windows_cover_every_token_once():

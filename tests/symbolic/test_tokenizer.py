@@ -121,8 +121,31 @@ def test_a_vocabulary_saved_before_key_tokens_loads_without_them_and_refuses_a_k
     del stored["config"]["key_tokens"]  # as vocabularies were saved before keys
     (tmp_path / "old.json").write_text(json.dumps(stored))
     loaded = Vocabulary.load(tmp_path / "old.json")
-    assert loaded.size == old.size == Vocabulary().size - 24 and not loaded.config.key_tokens
+    assert loaded.size == old.size == Vocabulary().size - 25 and not loaded.config.key_tokens
     song = loaded.encode_song(line([60, 64, 67]).sorted())
     assert not loaded.is_key(song).any() and loaded.split_key(song)[0].size == 0
     with pytest.raises(BadInputError, match="no key tokens"):
         loaded.key_token(parse_key("A minor"))
+
+
+def test_the_any_key_token_comes_last_is_no_key_and_stays_put_under_transposition():
+    vocabulary = Vocabulary()
+    assert vocabulary.any_key == vocabulary.size - 1 and vocabulary.token_name(vocabulary.any_key) == "key_any"
+    song = vocabulary.encode_song(line([57, 60, 64, 69]).sorted(), parse_key("A minor"))
+    window = np.concatenate([[vocabulary.any_key], song[1:]]).astype(np.int32)
+    assert not vocabulary.is_key(window[:1]).any()  # "no key given" is none of the 24
+    moved = vocabulary.transpose(window, 3)
+    assert moved[0] == vocabulary.any_key and [n.pitch for n in vocabulary.decode(moved).notes] == [60, 63, 67, 72]
+
+
+def test_a_vocabulary_saved_before_the_any_key_token_keeps_its_ids_and_has_none(tmp_path):
+    stored = Vocabulary().to_json()
+    del stored["config"]["any_key_token"]  # as vocabularies were saved before key dropout
+    stored["size"] -= 1
+    stored["tokens"].pop()
+    (tmp_path / "old.json").write_text(json.dumps(stored))
+    loaded = Vocabulary.load(tmp_path / "old.json")
+    assert loaded.size == Vocabulary().size - 1 and loaded.config.key_tokens and not loaded.has_any_key
+    assert loaded.key_token(parse_key("B minor")) == Vocabulary().key_token(parse_key("B minor"))
+    with pytest.raises(BadInputError, match="no any-key token"):
+        _ = loaded.any_key
