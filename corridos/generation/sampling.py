@@ -30,7 +30,7 @@ MAX_TOKENS_PER_SECOND = 100
 MAX_SECONDS = 180
 # Key guidance for a model trained with key dropout, when a request does not set it: chosen on the
 # validation artists by key match and the C2ST (docs/FACTS.md, "Key guidance").
-DEFAULT_KEY_GUIDANCE = 2.0
+DEFAULT_KEY_GUIDANCE = 3.0
 
 
 def _setting(default: object, description: str, **bounds: float) -> Any:

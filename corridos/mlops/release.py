@@ -81,6 +81,7 @@ def score_release(
     and MODEL_CARD.md. `training`: how it was trained, by default what its release.json says, so
     that a release can be re-scored without training it again."""
     from corridos.generation import evaluation
+    from corridos.generation.sampling import SampleConfig, Sampler
     from corridos.mlops import packaging
     from corridos.symbolic.dataset import load_dataset
 
@@ -108,6 +109,7 @@ def score_release(
         "quality": json.loads(quality.read_text()) if quality.is_file() else None,
         "compared": compare or {},
         "minutes": evaluation.minutes_compared(model, vocabulary),
+        "key_guidance": Sampler(model, vocabulary).key_guidance(SampleConfig()),
         "training": training,
         "config": json.loads((folder / TRAIN_CONFIG).read_text()),
         "data": {
@@ -187,7 +189,8 @@ requinto line of a corrido tumbado as note events. Trained on 2 CPU cores with t
 - {training["epochs_run"]} epochs ({training["steps_run"]} steps of {config["batch_size"]} windows of
   {config["sequence_length"]} events), early stopping on validation loss (patience {config["patience"]}),
   AdamW (learning rate {config["learning_rate"]}, weight decay {config["weight_decay"]}), dropout
-  {model["dropout"]}, random transposition up to {config["transpose"]} semitones.
+  {model["dropout"]}, random transposition up to {config["transpose"]} semitones, the key token
+  replaced by the any-key token in a share {model.get("key_dropout", 0.0)} of windows (key dropout).
 - Time: {training["wall_minutes"]:.1f} min wall, {training["cpu_minutes"]:.1f} min of CPU, on
   {training["cpu_cores"]} cores (load average {training["load_average_at_start"]:.1f} when it started:
   the wall time is inflated when the machine is shared).
@@ -195,7 +198,8 @@ requinto line of a corrido tumbado as note events. Trained on 2 CPU cores with t
 
 ## Metrics on the validation artists
 Likelihood over the validation songs (windows of the model's context), samples drawn with the
-default sampling settings (`SampleConfig`) against excerpts of the same songs:
+default sampling settings (`SampleConfig`; key guidance {figures.get("key_guidance", 1.0):g}) against
+excerpts of the same songs:
 
 | metric | value |
 | --- | --- |
@@ -216,6 +220,7 @@ Code version at dataset build: `{figures.get("code_version")}`.
 ## Use
 ```bash
 .venv/bin/corridos generate models/released --seconds 30 --seed 7
+.venv/bin/corridos generate models/released --key "A minor" --key-guidance 1   # plain, unguided sampling
 ```
 `make demo` registers this folder as the first champion of the local MLflow registry.
 """
