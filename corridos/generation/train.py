@@ -183,7 +183,8 @@ def train(
         raise BadInputError(str(dataset_dir), "training needs songs in both train and validation splits")
     if config.model.key_dropout and not dataset.vocabulary.has_any_key:
         raise BadInputError(
-            str(dataset_dir), "key_dropout needs a vocabulary with the any-key token: rebuild the dataset"
+            str(dataset_dir),
+            "key_dropout needs a vocabulary with the any-key token: rebuild the dataset, or set model.key_dropout=0",
         )
     # sampling past the context keeps in view what opens every training window (models.ModelConfig)
     config = dataclasses.replace(
