@@ -86,7 +86,7 @@ def test_vocabulary_saves_and_loads(tmp_path):
     vocabulary = Vocabulary(TokenizerConfig(step_seconds=0.02, velocity_bins=4))
     vocabulary.save(tmp_path / "v.json")
     loaded = Vocabulary.load(tmp_path / "v.json")
-    assert loaded.size == vocabulary.size == 3 + 50 + 44 * 2 + 4 + 24
+    assert loaded.size == vocabulary.size == 3 + 50 + 44 * 2 + 4 + 24 + 1  # 24 keys, then the any-key token
     assert loaded.config == vocabulary.config
 
 
