@@ -487,7 +487,8 @@ class Corridos:
                     tokens = await self.primers.tokens(primer, champion.sampler.vocabulary)
                 config = SampleConfig(**settings, primer=str(primer) if primer is not None else None)
                 piece = await self.batcher.generate(champion.sampler, config, tokens)
-            except BadInputError as error:  # a primer the sampler cannot read, or a key the model cannot write in
+            # a primer the sampler cannot read, a key the model cannot write in, a guidance it cannot apply
+            except BadInputError as error:
                 field = error.name if error.name in SETTINGS else "primer"
                 return JSONResponse({"error": str(error), "field": field}, status_code=400)
             body = await asyncio.to_thread(encode, piece, Path(folder))
