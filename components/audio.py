@@ -2,14 +2,22 @@ from kfp.dsl import Dataset, Input, Model, Output
 
 
 def ingest(
-    audio_uri: str, corpus_uri: str, synthetic_songs: int, chunks: int, seed: int, audio: Output[Dataset]
+    audio_uri: str,
+    corpus_uri: str,
+    synthetic_songs: int,
+    mixture_config: str,
+    chunks: int,
+    seed: int,
+    audio: Output[Dataset],
 ) -> list[str]:
-    """Gather the recordings (from audio_uri, and/or band mixtures rendered from corpus songs) and
-    split them into chunks for the fan-out; each chunk is a JSON list of names under audio/mix/."""
+    """Gather the recordings (from audio_uri, and/or band mixtures rendered from corpus songs with
+    `mixture_config`, a JSON object of MixtureConfig fields) and split them into chunks for the
+    fan-out; each chunk is a JSON list of names under audio/mix/."""
     import json
     import shutil
     from pathlib import Path
 
+    from corridos import config as config_io
     from corridos import storage
     from corridos.audio import synthesis
     from corridos.constants import AUDIO_SUFFIXES
@@ -18,7 +26,9 @@ def ingest(
     out = Path(audio.path)
     if synthetic_songs > 0:
         songs = synthesis.corpus_songs(corpus_uri, synthetic_songs, seed=seed)
-        synthesis.render_mixtures(songs, out, synthesis.MixtureConfig(seed=seed), progress=False)
+        # dotted fields as in `corridos audio render --set`, e.g. {"augmentation.enabled": true}
+        config = config_io.load(synthesis.MixtureConfig, overrides={"seed": seed, **json.loads(mixture_config)})
+        synthesis.render_mixtures(songs, out, config, progress=False)
     if audio_uri:
         for uri in storage.list_files(audio_uri):
             if uri.lower().endswith(AUDIO_SUFFIXES):
@@ -32,8 +42,12 @@ def ingest(
     return [json.dumps(names[i : i + size]) for i in range(0, len(names), size)]
 
 
-def prepare_separator(separator_uri: str, mixtures: Input[Dataset], steps: int, separator: Output[Model]):
-    """The given Spleeter model (folder or s3://), or a tiny one trained on the rendered mixtures."""
+def prepare_separator(
+    separator_uri: str, mixtures: Input[Dataset], preset: str, overrides: str, separator: Output[Model]
+):
+    """The given Spleeter model (folder or s3://), or one of `preset` (with `overrides`, a JSON object
+    of SeparatorTrainingConfig fields) trained on the rendered mixtures."""
+    import json
     import shutil
     from pathlib import Path
 
@@ -46,7 +60,7 @@ def prepare_separator(separator_uri: str, mixtures: Input[Dataset], steps: int, 
         return
     if not (Path(mixtures.path) / "train.csv").is_file():
         raise ConfigError("no separator_uri given and no rendered mixtures to train one on (set synthetic_songs > 0)")
-    stages.train_separator(mixtures.path, separator.path, "tiny", {"steps": steps}, progress=False)
+    stages.train_separator(mixtures.path, separator.path, preset, json.loads(overrides), progress=False)
 
 
 def separate(audio: Input[Dataset], names: str, separator: Input[Model], stems: Output[Dataset]):

@@ -67,8 +67,13 @@ def corridos_pipeline_for(images: Images) -> Callable:
         corpus_uri: str,
         audio_uri: str = "",
         synthetic_songs: int = 4,
+        # MixtureConfig fields (dotted) for the rendered songs, e.g. {"excerpts_per_song": 4}
+        mixture_config: str = "{}",
         separator_uri: str = "",
-        separator_steps: int = 60,
+        # Without separator_uri a separator of this preset is trained on the rendered mixtures, on
+        # a GPU node; `separator_overrides` sets SeparatorTrainingConfig fields, e.g. {"steps": 60}.
+        separator_preset: str = "gpu",
+        separator_overrides: str = "{}",
         fan_out: int = 2,
         dataset_config: str = "{}",
         model_family: str = "transformer",
@@ -102,6 +107,7 @@ def corridos_pipeline_for(images: Images) -> Callable:
                     audio_uri=audio_uri,
                     corpus_uri=corpus_uri,
                     synthetic_songs=synthetic_songs,
+                    mixture_config=mixture_config,
                     chunks=fan_out,
                     seed=seed,
                 ),
@@ -111,7 +117,10 @@ def corridos_pipeline_for(images: Images) -> Callable:
             )
             separator = _cluster_settings(
                 prepare_separator(
-                    separator_uri=separator_uri, mixtures=gathered.outputs["audio"], steps=separator_steps
+                    separator_uri=separator_uri,
+                    mixtures=gathered.outputs["audio"],
+                    preset=separator_preset,
+                    overrides=separator_overrides,
                 ),
                 "2",
                 "8Gi",

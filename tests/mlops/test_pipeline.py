@@ -47,12 +47,14 @@ def test_every_stage_has_its_component_and_image(compiled):
     assert_each_stage_runs_in_its_image(spec, Images())
     parameters = spec["root"]["inputDefinitions"]["parameters"]
     assert {"corpus_uri", "audio_uri", "model_family", "preset", "promotion_margin"} <= set(parameters)
-    assert parameters["preset"]["defaultValue"] == "base"  # the KFP UI's run form offers the GPU preset
+    # the KFP UI's run form offers the GPU presets
+    assert parameters["preset"]["defaultValue"] == "base"
+    assert parameters["separator_preset"]["defaultValue"] == "gpu"
 
 
 def test_train_and_evaluate_ask_for_a_gpu_node(compiled):
     spec, kubernetes = compiled
-    for executor in ("exec-train", "exec-evaluate", "exec-separate"):
+    for executor in ("exec-train", "exec-evaluate", "exec-prepare-separator", "exec-separate"):
         resources = container(spec, executor)["resources"]
         assert resources["accelerator"]["resourceType"] == "nvidia.com/gpu"
         assert resources["accelerator"]["resourceCount"] == "1"
