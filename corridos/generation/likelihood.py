@@ -22,7 +22,7 @@ def likelihood(model, vocabulary: Vocabulary, songs: dict[str, np.ndarray], wind
     total = 0.0
     for start in range(0, len(inputs), BATCH_SIZE):
         logits = ops.convert_to_numpy(model(inputs[start : start + BATCH_SIZE])).astype(np.float64)
-        log_probs = logits - _logsumexp(logits)
+        log_probs = logits - np.logaddexp.reduce(logits, axis=-1, keepdims=True)
         batch_targets = targets[start : start + BATCH_SIZE]
         valid = batch_targets >= 0
         picked = np.take_along_axis(log_probs, np.maximum(batch_targets, 0)[..., None], axis=-1)[..., 0]
@@ -52,7 +52,3 @@ def _windows(songs: dict[str, np.ndarray], window: int, vocabulary: Vocabulary) 
             target_rows.append(np.pad(targets, (0, window + 1 - len(piece)), constant_values=-1))
     return np.stack(input_rows), np.stack(target_rows)
 
-
-def _logsumexp(logits: np.ndarray) -> np.ndarray:
-    top = logits.max(axis=-1, keepdims=True)
-    return top + np.log(np.exp(logits - top).sum(axis=-1, keepdims=True))
