@@ -51,4 +51,3 @@ def _windows(songs: dict[str, np.ndarray], window: int, vocabulary: Vocabulary) 
             input_rows.append(np.pad(piece[:-1], (0, window + 1 - len(piece)), constant_values=PAD))
             target_rows.append(np.pad(targets, (0, window + 1 - len(piece)), constant_values=-1))
     return np.stack(input_rows), np.stack(target_rows)
-
