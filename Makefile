@@ -144,6 +144,8 @@ SEPARATOR_EXCERPTS_cpu := 4
 SEPARATOR_EXCERPTS_gpu := 8
 SEPARATOR_SECONDS_cpu := 12
 SEPARATOR_SECONDS_gpu := 24
+# Extra training settings, e.g. SEPARATOR_SET="--set steps=20" SEPARATOR_SONGS_cpu=6 for a smoke run.
+SEPARATOR_SET ?=
 SEPARATOR_STEP = $(MAIN_ENV)/bin/corridos demo step --logs $(RUNS)/separator-$*/logs
 .PHONY: separator-cpu separator-gpu
 .PRECIOUS: $(RUNS)/separator-%/mixtures/mixtures.json $(RUNS)/separator-%/separator/training.json
@@ -159,7 +161,7 @@ $(RUNS)/separator-%/mixtures/mixtures.json:
 $(RUNS)/separator-%/separator/training.json: $(RUNS)/separator-%/mixtures/mixtures.json
 	@rm -rf $(RUNS)/separator-$*/separator
 	@$(SEPARATOR_STEP) train -- $(MAIN_ENV)/bin/corridos audio train-separator $(RUNS)/separator-$*/mixtures \
-	  --model-dir $(RUNS)/separator-$*/separator --preset $*
+	  --model-dir $(RUNS)/separator-$*/separator --preset $* $(SEPARATOR_SET)
 
 $(RUNS)/separator-%/evaluation/evaluation.json: $(RUNS)/separator-%/separator/training.json
 	@$(SEPARATOR_STEP) evaluate -- $(MAIN_ENV)/bin/corridos audio evaluate $(RUNS)/separator-$*/mixtures \
