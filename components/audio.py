@@ -27,7 +27,8 @@ def ingest(
     if synthetic_songs > 0:
         songs = synthesis.corpus_songs(corpus_uri, synthetic_songs, seed=seed)
         # dotted fields as in `corridos audio render --set`, e.g. {"augmentation.enabled": true}
-        config = config_io.load(synthesis.MixtureConfig, overrides={"seed": seed, **json.loads(mixture_config)})
+        overrides = {"seed": seed, **config_io.json_object(mixture_config, "mixture_config")}
+        config = config_io.load(synthesis.MixtureConfig, overrides=overrides)
         synthesis.render_mixtures(songs, out, config, progress=False)
     if audio_uri:
         for uri in storage.list_files(audio_uri):
@@ -47,10 +48,10 @@ def prepare_separator(
 ):
     """The given Spleeter model (folder or s3://), or one of `preset` (with `overrides`, a JSON object
     of SeparatorTrainingConfig fields) trained on the rendered mixtures."""
-    import json
     import shutil
     from pathlib import Path
 
+    from corridos import config as config_io
     from corridos import storage
     from corridos.audio import stages
     from corridos.errors import ConfigError
@@ -60,7 +61,8 @@ def prepare_separator(
         return
     if not (Path(mixtures.path) / "train.csv").is_file():
         raise ConfigError("no separator_uri given and no rendered mixtures to train one on (set synthetic_songs > 0)")
-    stages.train_separator(mixtures.path, separator.path, preset, json.loads(overrides), progress=False)
+    settings = config_io.json_object(overrides, "separator_overrides")
+    stages.train_separator(mixtures.path, separator.path, preset, settings, progress=False)
 
 
 def separate(audio: Input[Dataset], names: str, separator: Input[Model], stems: Output[Dataset]):

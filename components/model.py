@@ -5,11 +5,10 @@ def train(
     dataset: Input[Dataset], family: str, preset: str, overrides: str, parent_run_id: str, model: Output[Model]
 ) -> str:
     """Train a generator; returns its MLflow run id (the run holds the logged model)."""
-    import json
-
+    from corridos import config as config_io
     from corridos.generation import train as training
 
-    config = training.preset(preset, family, json.loads(overrides))
+    config = training.preset(preset, family, config_io.json_object(overrides, "train_overrides"))
     result = training.train(dataset.path, model.path, config, progress=False, parent_run_id=parent_run_id)
     return result.run_id
 

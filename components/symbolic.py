@@ -16,7 +16,8 @@ def build_dataset(
     from corridos.symbolic.dataset import build_dataset as build
 
     sources = [corpus_uri] + [str(Path(t.path) / "midi") for t in transcriptions if (Path(t.path) / "midi").is_dir()]
-    result = build(sources, dataset.path, config_io.from_dict(DatasetConfig, json.loads(config)), progress=False)
+    settings = config_io.from_dict(DatasetConfig, config_io.json_object(config, "dataset_config"), "dataset_config")
+    result = build(sources, dataset.path, settings, progress=False)
     with tracking.start_stage_run("dataset", "dataset", parent_run_id):
         mlflow.set_tag("dataset_version", result.report["version"])
         mlflow.log_dict(result.report, "summary.json")

@@ -110,6 +110,17 @@ def _with_overrides(cls: type[T], values: dict[str, Any], overrides: dict[str, A
     return from_dict(cls, values, where)
 
 
+def json_object(text: str, where: str) -> dict[str, Any]:
+    """A pipeline parameter that holds settings as a JSON object, e.g. '{"steps": 60}'."""
+    try:
+        values = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ConfigError(f"{where}: {text!r} is not JSON ({error.msg})") from None
+    if not isinstance(values, dict):
+        raise ConfigError(f"{where}: expected a JSON object of settings, got {type(values).__name__}")
+    return values
+
+
 def parse_override(text: str) -> tuple[str, Any]:
     """'a.b=3' -> ('a.b', 3); the value is read as YAML so numbers, lists and booleans work."""
     import yaml

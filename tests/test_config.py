@@ -55,3 +55,13 @@ def test_plain_values_become_their_fields_types():
 def test_an_override_of_the_wrong_type_names_the_field(override, message):
     with pytest.raises(ConfigError, match=message):
         config_io.load(Example, None, dict([config_io.parse_override(override)]))
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [("{steps: 2}", "is not JSON"), ('["steps", 2]', "expected a JSON object of settings, got list"), ("", "not JSON")],
+)
+def test_a_pipeline_parameter_of_settings_must_be_a_json_object(text, reason):
+    assert config_io.json_object('{"augmentation.enabled": true}', "mixture_config") == {"augmentation.enabled": True}
+    with pytest.raises(ConfigError, match=f"^mixture_config: .*{reason}"):
+        config_io.json_object(text, "mixture_config")
