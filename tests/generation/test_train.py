@@ -8,7 +8,7 @@ import pytest
 
 from corridos.errors import BadInputError, ConfigError
 from corridos.generation.models import FAMILIES, ModelConfig, build_model, load_model
-from corridos.generation.train import PRESETS, preset, train, validation_windows, windows_batch
+from corridos.generation.train import PRESETS, compiles_with_xla, preset, train, validation_windows, windows_batch
 from corridos.symbolic.keys import parse_key
 from corridos.symbolic.tokenizer import BOS, PAD, Vocabulary
 from tests.helpers import TINY_MODEL
@@ -161,3 +161,13 @@ def test_the_cpu_preset_compiles_its_training_step_with_xla_and_learns(tiny_data
     config = preset("tiny", "transformer", {**TINY_MODEL, "epochs": 2, "xla_on_cpu": True})
     result = train(tiny_dataset, tmp_path / "run", config, log_to_mlflow=False, progress=False)
     assert compiled == [True] and result.history["loss"][-1] < result.history["loss"][0]
+
+
+def test_the_training_step_is_compiled_on_a_gpu_under_jax_and_where_the_preset_asks(monkeypatch):
+    import keras
+
+    tiny, cpu = preset("tiny", "transformer"), preset("cpu", "transformer")
+    assert not compiles_with_xla(tiny, on_gpu=False)  # TensorFlow on a CPU: compiling costs more than it saves
+    assert compiles_with_xla(tiny, on_gpu=True) and compiles_with_xla(cpu, on_gpu=False)
+    monkeypatch.setattr(keras.backend, "backend", lambda: "jax")
+    assert compiles_with_xla(tiny, on_gpu=False)  # unjitted JAX runs op by op
