@@ -10,6 +10,12 @@ NYLON_GUITAR_PROGRAM = 24
 MIDI_SUFFIXES = (".mid", ".midi")
 AUDIO_SUFFIXES = (".wav", ".mp3", ".flac", ".ogg")
 
+# The time grid of the training corpus: Onsets and Frames writes every onset and offset on its
+# 32 ms frame (16 kHz audio, hop 512; shared/datasets/corridos-midi/SOURCE.md). Token time steps
+# use it, so that the corpus's timing is encoded exactly: a finer step splits each frame count
+# between two neighbouring steps by the frame's phase, noise a model pays for (docs/FACTS.md).
+CORPUS_FRAME_SECONDS = 0.032
+
 # Velocity written for decoded notes when the vocabulary carries no velocity.
 DEFAULT_VELOCITY = 80
 

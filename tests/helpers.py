@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
+from corridos.constants import CORPUS_FRAME_SECONDS as FRAME
 from corridos.symbolic.sequences import NoteArrays, from_arrays
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "corridos-midi"
@@ -30,12 +31,18 @@ def rows(sequence) -> list[tuple[float, float, int, int]]:
     return sorted((round(n.start_time, 6), round(n.end_time, 6), n.pitch, n.velocity) for n in sequence.notes)
 
 
-def melody(seed: int, count: int = 200, step: float = 0.12, low: int = 60, high: int = 84):
-    """A random monophonic line on a 10 ms grid, distinct for each seed."""
+def on_frames(frames) -> np.ndarray:
+    """Times, in seconds, of frame counts: on the corpus's grid (and so on the tokens' step)."""
+    return np.round(np.asarray(frames) * FRAME, 6)
+
+
+def melody(seed: int, count: int = 200, step: int = 4, low: int = 60, high: int = 84):
+    """A random monophonic line on the corpus's frame grid, a note every `step` frames or one later,
+    each 3 frames long; distinct for each seed."""
     rng = np.random.default_rng(seed)
     pitches = np.clip(low + np.cumsum(rng.integers(-4, 5, count)) % (high - low), low, high)
-    starts = np.round(np.arange(count) * step + rng.integers(0, 3, count) * 0.01, 2)
-    return notes(*[(s, s + 0.1, int(p), 80) for s, p in zip(starts, pitches)])
+    starts = np.arange(count) * step + rng.integers(0, 2, count)
+    return notes(*[(s, e, int(p), 80) for s, e, p in zip(on_frames(starts), on_frames(starts + 3), pitches)])
 
 
 def band(seed: int, count: int = 200):
@@ -44,7 +51,7 @@ def band(seed: int, count: int = 200):
     extra = []
     for n in lead.notes:
         extra.append((n.start_time, n.end_time, n.pitch - 9, 60))
-        extra.append((n.start_time + 0.02, n.end_time, 40 + n.pitch % 10, 70))
+        extra.append((round(n.start_time + FRAME, 6), n.end_time, 40 + n.pitch % 10, 70))
     return notes(*[(n.start_time, n.end_time, n.pitch, n.velocity) for n in lead.notes], *extra)
 
 
@@ -55,16 +62,17 @@ def line(pitches: list[int], step: float = 0.25, length: float = 0.2) -> NoteArr
 
 
 def motif_song(seed: int, repeats: int = 40):
-    """A learnable song: one short motif, transposed a little each time, on a 10 ms grid."""
+    """A learnable song: one short motif, transposed a little each time, on the corpus's frame grid."""
     rng = np.random.default_rng(seed)
     motif = rng.integers(62, 80, 6)
-    rows, time = [], 0.0
+    rows, frame = [], 0
     for _repeat in range(repeats):
         shift = int(rng.integers(-2, 3))
         for pitch in motif:
-            rows.append((round(time, 2), round(time + 0.11, 2), int(pitch) + shift, 80))
-            time += 0.12
-        time += 0.2
+            start, end = on_frames([frame, frame + 3])
+            rows.append((float(start), float(end), int(pitch) + shift, 80))
+            frame += 4
+        frame += 6
     return notes(*rows)
 
 

@@ -81,6 +81,9 @@ class Scores:
     in_scale_ratio: float  # of its samples
     copy_rate: float  # share of its samples' 8-grams found in the training songs
     sanity: dict[str, float]  # sample_sanity's figures
+    # The model vocabulary's time step: bits per note compare only on one time grid, since a
+    # coarser grid encodes less of the songs' timing. None: no vocabulary of its own (Markov).
+    time_step_seconds: float | None = None
 
     def not_finite(self, fields: tuple[str, ...]) -> list[str]:
         """'name=value' for each of `fields` (a sanity figure by its own name) that is NaN or infinite."""
@@ -243,7 +246,15 @@ def _champion_refusals(candidate: Scores, champion: Scores, name: str, config: P
     bits, best = candidate.bits_per_note, champion.bits_per_note
     assert bits is not None and best is not None  # refusals() refuses a missing one before
     problems = []
-    if bits > best - config.margin_bits_per_note:
+    step, champion_step = candidate.time_step_seconds, champion.time_step_seconds
+    if step is not None and champion_step is not None and not math.isclose(step, champion_step):
+        # a coarser grid drops timing the other model pays bits for: a step in dataset_config
+        # would otherwise buy a promotion
+        problems.append(
+            f"bits/note not comparable: time step {step:g} s vs {name}'s {champion_step:g} s "
+            "(retrain on the champion's time step)"
+        )
+    elif bits > best - config.margin_bits_per_note:
         problems.append(
             f"bits/note not better by the margin: {bits:.4f} vs {name}'s {best:.4f} "
             f"(margin {config.margin_bits_per_note})"
@@ -288,7 +299,8 @@ def score_model(model_uri: str, songs: RealSongs, config: PromotionConfig) -> Sc
     model, vocabulary = packaging.load(model_uri)
     pieces = Sampler(model, vocabulary).generate(config.evaluation.sampling, config.evaluation.samples)
     bits = bits_per_note(model, vocabulary, songs.reference)
-    return score_pieces(bits, [to_arrays(piece) for piece in pieces], songs, config)
+    scores = score_pieces(bits, [to_arrays(piece) for piece in pieces], songs, config)
+    return dataclasses.replace(scores, time_step_seconds=vocabulary.config.step_seconds)
 
 
 def score_markov_baseline(songs: RealSongs, config: PromotionConfig) -> Scores:

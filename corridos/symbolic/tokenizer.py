@@ -1,9 +1,9 @@
 """Event tokens for requinto lines: time shifts, note-ons, note-offs, optional velocity bins, and
 one token per key that conditions a song on its key.
 
-No beat grid: the corpus has no stable tempo (docs/FACTS.md), so time moves in fixed steps (10 ms by
-default, up to one second per token). Decoding is exact for notes whose times sit on the step grid
-and whose velocities are bin values.
+No beat grid: the corpus has no stable tempo (docs/FACTS.md), so time moves in fixed steps: by
+default the corpus's own 32 ms frame, up to 32 frames per token. Decoding is exact for notes whose
+times sit on the step grid and whose velocities are bin values.
 
 A song's tokens start with its key token (music21's analysis of the song, corridos/symbolic/keys.py),
 then the events. A window cut from anywhere in the song starts with that key token too
@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from corridos.constants import DEFAULT_VELOCITY
+from corridos.constants import CORPUS_FRAME_SECONDS, DEFAULT_VELOCITY
 from corridos.errors import BadInputError
 from corridos.symbolic.keys import KEY_COUNT, KEYS, Key, analyse_key
 from corridos.symbolic.sequences import NoteArrays, from_arrays, to_arrays
@@ -33,8 +33,8 @@ SPECIAL_TOKENS = ("<pad>", "<bos>", "<eos>")
 
 @dataclasses.dataclass
 class TokenizerConfig:
-    step_seconds: float = 0.010
-    max_shift_seconds: float = 1.0
+    step_seconds: float = CORPUS_FRAME_SECONDS
+    max_shift_seconds: float = 32 * CORPUS_FRAME_SECONDS
     # The requinto's whole range, as the cleaning keeps it.
     pitch_min: int = REQUINTO.lowest_pitch(capo=0)
     pitch_max: int = REQUINTO.highest_pitch()

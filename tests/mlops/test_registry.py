@@ -108,9 +108,10 @@ GOOD = Scores(
     in_scale_ratio=0.90,
     copy_rate=0.04,
     sanity={"repetition_ratio": 0.1, "min_notes_per_second": 3.0, "max_notes_per_second": 8.0},
+    time_step_seconds=0.032,
 )
 SONGS = RealSongs(reference=[line([60, 62, 64])], excerpts=[], training_tokens=None, training_vocabulary=None)
-MARKOV = dataclasses.replace(GOOD, bits_per_note=None, c2st_auc=0.95)
+MARKOV = dataclasses.replace(GOOD, bits_per_note=None, c2st_auc=0.95, time_step_seconds=None)
 MODELS = itertools.count()
 
 
@@ -200,6 +201,11 @@ WORSE = {
     "in-scale": ({"in_scale_ratio": 0.87}, "in-scale ratio worse: 0.870 vs version 1's 0.900 (tolerance 0.02)"),
     "copy-rate": ({"copy_rate": 0.11}, "copies its training songs: 8-gram copy rate 0.110 > 0.1"),
     "sanity": ({"sanity": {**GOOD.sanity, "repetition_ratio": 0.9}}, "degenerate samples: repetition ratio 0.90 > 0.5"),
+    # a coarser time grid would buy lower bits/note: not comparable, however low
+    "time-step": (
+        {"bits_per_note": 1.0, "time_step_seconds": 0.5},
+        "bits/note not comparable: time step 0.5 s vs version 1's 0.032 s",
+    ),
 }
 
 

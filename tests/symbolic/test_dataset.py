@@ -71,7 +71,7 @@ def test_shards_hold_the_cleaned_lines_and_decode_back(corpus, tmp_path):
     assert len(songs) == 9 and not dataset.songs("test")
     expected = clean(band(3), DatasetConfig().cleaning).kept
     decoded = dataset.vocabulary.decode(songs["Artist 0 - Song 3.mid"])
-    assert rows(decoded) == rows(expected)  # the fixture's times sit on the 10 ms grid
+    assert rows(decoded) == rows(expected)  # the fixture's times sit on the frame grid
     totals = result.report["splits"]
     assert totals["train"]["tokens"] + totals["validation"]["tokens"] == sum(len(t) for t in songs.values())
     assert list((result.out_dir / "pianorolls").glob("*.png"))

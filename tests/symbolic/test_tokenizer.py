@@ -3,6 +3,7 @@ import json
 import numpy as np
 import pytest
 
+from corridos.constants import CORPUS_FRAME_SECONDS
 from corridos.errors import BadInputError
 from corridos.symbolic.keys import parse_key
 from corridos.symbolic.tokenizer import BOS, EOS, PAD, TokenizerConfig, Vocabulary
@@ -46,10 +47,21 @@ def test_long_silence_takes_several_shift_tokens():
 
 def test_restruck_note_ends_before_it_starts_again():
     vocabulary = Vocabulary()
-    sequence = notes((0.0, 0.5, 70, 80), (0.5, 0.6, 70, 80))
+    sequence = notes((0.0, 0.512, 70, 80), (0.512, 0.608, 70, 80))  # 16 and 19 frames
     names = [vocabulary.token_name(t) for t in vocabulary.encode(sequence)]
-    assert names == ["on_70", "shift_50", "off_70", "on_70", "shift_10", "off_70"]
+    assert names == ["on_70", "shift_16", "off_70", "on_70", "shift_3", "off_70"]
     assert rows(vocabulary.decode(vocabulary.encode(sequence))) == rows(sequence)
+
+
+def test_corpus_times_decode_to_their_frames():
+    # The corpus's MIDI ticks put each 32 ms frame time up to about 1.1 ms off (SOURCE.md)
+    frames = np.array([0, 3, 5, 9, 14])
+    jitter = np.array([0.0011, -0.0011, 0.0004, -0.0007, 0.0009])
+    times = frames * CORPUS_FRAME_SECONDS + jitter
+    sequence = notes(*[(start, end, 64 + i, 80) for i, (start, end) in enumerate(zip(times[:-1], times[1:]))])
+    decoded = Vocabulary().decode_arrays(Vocabulary().encode(sequence))
+    np.testing.assert_allclose(decoded.start, frames[:-1] * CORPUS_FRAME_SECONDS)
+    np.testing.assert_allclose(decoded.end, frames[1:] * CORPUS_FRAME_SECONDS)
 
 
 def test_off_grid_times_snap_to_the_nearest_step_and_never_vanish():
@@ -65,8 +77,8 @@ def test_out_of_range_pitch_is_refused():
 
 def test_decode_ignores_specials_stops_at_eos_and_closes_open_notes():
     vocabulary = Vocabulary()
-    tokens = [BOS, vocabulary.note_on(60), vocabulary.shift(20), PAD, EOS, vocabulary.note_on(62)]
-    assert rows(vocabulary.decode(tokens)) == [(0.0, 0.2, 60, 80)]
+    tokens = [BOS, vocabulary.note_on(60), vocabulary.shift(5), PAD, EOS, vocabulary.note_on(62)]
+    assert rows(vocabulary.decode(tokens)) == [(0.0, 0.16, 60, 80)]
     with pytest.raises(ValueError, match="outside the vocabulary"):
         vocabulary.decode([vocabulary.size + 3])
 
@@ -83,7 +95,7 @@ def test_transpose_moves_notes_and_respects_the_range():
 
 
 def test_vocabulary_saves_and_loads(tmp_path):
-    vocabulary = Vocabulary(TokenizerConfig(step_seconds=0.02, velocity_bins=4))
+    vocabulary = Vocabulary(TokenizerConfig(step_seconds=0.02, max_shift_seconds=1.0, velocity_bins=4))
     vocabulary.save(tmp_path / "v.json")
     loaded = Vocabulary.load(tmp_path / "v.json")
     assert loaded.size == vocabulary.size == 3 + 50 + 44 * 2 + 4 + 24 + 1  # 24 keys, then the any-key token
