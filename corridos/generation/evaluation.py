@@ -49,15 +49,40 @@ class EvaluationConfig:
 
 
 def reference_songs(data: str | Path, vocabulary: Vocabulary, split: str = "validation") -> dict[str, np.ndarray]:
-    """Token arrays of a dataset split, or of every usable MIDI file in a folder (or s3:// prefix)."""
+    """Token arrays of a dataset split (in `vocabulary`, re-encoded when the dataset has another that
+    encodes the same music), or of every usable MIDI file in a folder (or s3:// prefix)."""
     from corridos.symbolic.dataset import DATASET_MANIFEST, load_dataset
 
     if (Path(data) / DATASET_MANIFEST).is_file():
         dataset = load_dataset(data)
-        if dataset.vocabulary.to_json() != vocabulary.to_json():
-            raise BadInputError(str(data), "its vocabulary differs from the model's")
-        return dataset.songs(split)
+        songs = dataset.songs(split)
+        if dataset.vocabulary.to_json() == vocabulary.to_json():
+            return songs
+        return {
+            name: _reencoded(tokens, dataset.vocabulary, vocabulary, f"{data}: {name}")
+            for name, tokens in songs.items()
+        }
     return _songs_from_midi(data, vocabulary)
+
+
+def _reencoded(tokens: np.ndarray, source: Vocabulary, target: Vocabulary, where: str) -> np.ndarray:
+    """A song of a dataset in another model's vocabulary, when that encodes it exactly: decoded
+    back and re-encoded in the dataset's vocabulary, it gives the same events (so bits per note
+    measure the same music; a coarser time step would drop timing and read lower). BadInputError
+    naming the song otherwise."""
+    key, events = source.split_key(tokens)
+    notes = source.decode_arrays(events)
+    try:
+        encoded = target.encode_song(notes, source.song_key(tokens) if len(key) else None)
+    except ValueError as error:
+        raise BadInputError(where, f"the model's vocabulary cannot encode it ({error})") from error
+    if not np.array_equal(source.encode_arrays(target.decode_arrays(encoded)), events):
+        raise BadInputError(
+            where,
+            f"the model's time step {target.config.step_seconds:g} s does not encode its timing exactly "
+            f"(the dataset's step is {source.config.step_seconds:g} s): evaluate on data of the model's vocabulary",
+        )
+    return encoded
 
 
 def _songs_from_midi(folder: str | Path, vocabulary: Vocabulary) -> dict[str, np.ndarray]:

@@ -5,14 +5,22 @@ import sys
 import numpy as np
 import pytest
 
-from corridos.errors import ConfigError
-from corridos.generation.evaluation import BASELINE, CEILING, EvaluationConfig, evaluate, sample_pieces
+from corridos.errors import BadInputError, ConfigError
+from corridos.generation.evaluation import (
+    BASELINE,
+    CEILING,
+    EvaluationConfig,
+    evaluate,
+    reference_songs,
+    sample_pieces,
+)
 from corridos.generation.models import ModelConfig, build_model, save_model
 from corridos.generation.sampling import SampleConfig, Sampler
+from corridos.symbolic.dataset import load_dataset
 from corridos.symbolic.keys import parse_key
 from corridos.symbolic.sequences import read_midi, to_arrays
-from corridos.symbolic.tokenizer import Vocabulary
-from tests.helpers import melody, motif_song, notes
+from corridos.symbolic.tokenizer import TokenizerConfig, Vocabulary
+from tests.helpers import melody, motif_song, notes, rows
 
 
 @pytest.mark.slow
@@ -106,6 +114,21 @@ def test_evaluate_on_a_dataset_frames_models_between_the_markov_baseline_and_rea
     assert results["untrained"]["c2st"]["auc"] == rows["untrained"]["c2st_auc"]
     assert all(0 <= row["c2st_auc"] <= 1 and row["c2st_spread"] >= 0 for row in rows.values())
     assert (tmp_path / "eval" / "quality.png").is_file()
+
+
+def test_a_dataset_is_read_in_another_vocabulary_only_when_that_encodes_the_same_music(tiny_dataset):
+    dataset = load_dataset(tiny_dataset)
+    songs = dataset.songs("validation")
+    finer = Vocabulary(TokenizerConfig(step_seconds=0.01, max_shift_seconds=1.0))  # 32 ms frames land on distinct steps
+    read = reference_songs(tiny_dataset, finer)
+    assert read.keys() == songs.keys()
+    for name, tokens in read.items():
+        assert finer.song_key(tokens) == dataset.vocabulary.song_key(songs[name])
+        assert rows(finer.decode(tokens)) != rows(dataset.vocabulary.decode(songs[name]))  # times rounded to 10 ms
+        assert len(finer.decode(tokens).notes) == len(dataset.vocabulary.decode(songs[name]).notes)
+    coarser = Vocabulary(TokenizerConfig(step_seconds=0.1))
+    with pytest.raises(BadInputError, match=r"Motif \d+\.mid.*time step 0.1 s does not encode its timing exactly"):
+        reference_songs(tiny_dataset, coarser)
 
 
 def test_evaluate_on_a_folder_with_nothing_usable_fails_clearly(tmp_path):
