@@ -251,17 +251,20 @@ class CausalSelfAttention(layers.Layer):
         keys = ops.slice_update(cache[0], (0, 0, slot, 0), k)  # (batch, heads, context, head_size)
         values = ops.slice_update(cache[1], (0, 0, slot, 0), v)  # (batch, heads, context, head_size)
         filled = ops.arange(self.context) <= position  # (context,)
-        attended_keys = self._slide_pinned(keys, position)  # (batch, heads, context, head_size)
-        return self._attend(q, attended_keys, values, filled[None, :]), (keys, values)  # (batch, 1, width)
+        scores = ops.matmul(q, ops.transpose(keys, (0, 1, 3, 2)))  # (batch, heads, 1, context)
+        return self._mix(self._slide_pinned(scores, q, keys, position), values, filled[None, :]), (keys, values)
 
-    def _slide_pinned(self, keys, position):
-        """The keys with the pinned ones rotated on by as many positions as the window has slid, so
-        that they stay at the start of the window the query sees (rotations add up)."""
+    def _slide_pinned(self, scores, q, keys, position):
+        """The scores of the pinned keys as if rotated on by as many positions as the window has
+        slid, so that they stay at the start of the window the query sees. Rotations are
+        orthogonal, q . R(s) k = R(-s) q . k: the query turns back instead of the keys, and only
+        the pinned scores are replaced, so no step copies the whole cache."""
         if not self.pinned:
-            return keys
+            return scores
         slid = ops.maximum(position - (self.context - 1), 0)
-        pinned = rotate(keys[:, :, : self.pinned], ops.reshape(slid, (1,)))  # (batch, heads, pinned, head_size)
-        return ops.concatenate([pinned, keys[:, :, self.pinned :]], axis=2)  # (batch, heads, context, head_size)
+        back = rotate(q, ops.reshape(-slid, (1,)))  # (batch, heads, 1, head_size)
+        pinned = ops.matmul(back, ops.transpose(keys[:, :, : self.pinned], (0, 1, 3, 2)))  # (batch, heads, 1, pinned)
+        return ops.slice_update(scores, (0, 0, 0, 0), pinned)  # (batch, heads, 1, context)
 
     def _heads(self, x, positions):
         batch, time = ops.shape(x)[0], ops.shape(x)[1]
@@ -270,10 +273,14 @@ class CausalSelfAttention(layers.Layer):
         return rotate(qkv[0], positions), rotate(qkv[1], positions), qkv[2]
 
     def _attend(self, q, k, v, mask):
-        scores = ops.matmul(q, ops.transpose(k, (0, 1, 3, 2))) / (self.head_size**0.5)  # (batch, heads, time, keys)
+        return self._mix(ops.matmul(q, ops.transpose(k, (0, 1, 3, 2))), v, mask)  # (batch, time, width)
+
+    def _mix(self, scores, v, mask):
+        """Scores (batch, heads, time, keys), unscaled, to the attended values (batch, time, width)."""
+        scores = scores / (self.head_size**0.5)  # (batch, heads, time, keys)
         scores = ops.where(mask[None, None], scores, ops.cast(-1e9, scores.dtype))  # masked: -1e9
         mixed = ops.matmul(ops.softmax(scores, axis=-1), v)  # (batch, heads, time, head_size)
-        batch, time = ops.shape(q)[0], ops.shape(q)[2]
+        batch, time = ops.shape(v)[0], ops.shape(scores)[2]
         mixed = ops.transpose(mixed, (0, 2, 1, 3))  # (batch, time, heads, head_size)
         mixed = ops.reshape(mixed, (batch, time, self.heads * self.head_size))  # (batch, time, width)
         return self.output_projection(mixed)  # (batch, time, width)
