@@ -40,7 +40,8 @@ def test_same_seed_same_music_and_another_seed_other_music(sampler):
 def test_length_in_seconds_and_in_events(sampler):
     tokens = sampler.sample_tokens(np.zeros(0, np.int32), SampleConfig(seconds=2.0))[0]
     steps = np.where(sampler.vocabulary.is_shift(tokens), tokens - sampler.vocabulary.shift_offset + 1, 0)
-    assert steps.sum() >= 200 and steps[:-1].sum() < 200  # stops at the shift that reaches 2 s
+    two_seconds = round(2.0 / sampler.vocabulary.config.step_seconds)
+    assert steps.sum() >= two_seconds and steps[:-1].sum() < two_seconds  # stops at the shift that reaches 2 s
     assert len(sampler.sample_tokens(np.zeros(0, np.int32), SampleConfig(events=25))[0]) == 25
 
 
