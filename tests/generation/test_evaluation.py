@@ -78,8 +78,9 @@ def test_a_model_trained_on_motifs_needs_fewer_bits_per_note_for_new_motif_songs
 ):
     """Music like the training data costs fewer bits per note than music unlike it: held-out motif
     songs (a note every 4 frames) against random lines in the same pitch range, a note every 5 or
-    6 frames (measured 14.5 and 21.5 bits per note). The tiny model does not learn the motifs' order in its 36 steps (the same notes
-    shuffled measured 13.45 bits, the motifs 13.46), so order is not what this checks."""
+    6 frames (measured 14.5 and 21.5 bits per note). The tiny model does not learn the motifs'
+    order in its 36 steps (on the 10 ms tokens the same notes shuffled measured 13.45 bits, the
+    motifs 13.46), so order is not what this checks."""
     model = trained_tiny("transformer").model_dir
     for seed in range(3):
         write(motif_song(100 + seed), f"motifs/Held Out - Song {seed}.mid")
