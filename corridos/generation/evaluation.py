@@ -55,14 +55,17 @@ def reference_songs(data: str | Path, vocabulary: Vocabulary, split: str = "vali
 
     if (Path(data) / DATASET_MANIFEST).is_file():
         dataset = load_dataset(data)
-        songs = dataset.songs(split)
-        if dataset.vocabulary.to_json() == vocabulary.to_json():
-            return songs
-        return {
-            name: _reencoded(tokens, dataset.vocabulary, vocabulary, f"{data}: {name}")
-            for name, tokens in songs.items()
-        }
+        return songs_in(dataset.songs(split), dataset.vocabulary, vocabulary, str(data))
     return _songs_from_midi(data, vocabulary)
+
+
+def songs_in(songs: dict[str, np.ndarray], source: Vocabulary, target: Vocabulary, where: str) -> dict[str, np.ndarray]:
+    """Token arrays in `source`'s vocabulary re-encoded in `target`'s (as they are when the two are
+    the same); BadInputError naming the song (`where`: the songs' folder) when `target` cannot
+    encode one exactly."""
+    if source.to_json() == target.to_json():
+        return songs
+    return {name: _reencoded(tokens, source, target, f"{where}: {name}") for name, tokens in songs.items()}
 
 
 def _reencoded(tokens: np.ndarray, source: Vocabulary, target: Vocabulary, where: str) -> np.ndarray:
@@ -110,9 +113,12 @@ def _songs_from_midi(folder: str | Path, vocabulary: Vocabulary) -> dict[str, np
 
 @dataclasses.dataclass
 class RealSongs:
-    """The real music every row is measured against: the reference songs (whole, and their middle
-    excerpts as long as a sample), and the training songs when known (else `absent` says why)."""
+    """The real music every row is measured against: the reference songs (whole, their tokens in
+    `vocabulary`, and their middle excerpts as long as a sample), and the training songs when
+    known (else `absent` says why)."""
 
+    reference_tokens: dict[str, np.ndarray]
+    vocabulary: Vocabulary
     reference: list[NoteArrays]
     excerpts: list[NoteArrays]
     training_tokens: list[np.ndarray] | None
@@ -128,18 +134,20 @@ def real_songs(
     it is a dataset folder)."""
     from corridos.symbolic.dataset import DATASET_MANIFEST, load_dataset
 
-    reference = [vocabulary.decode_arrays(t) for t in reference_songs(data, vocabulary, config.split).values()]
+    tokens = reference_songs(data, vocabulary, config.split)
+    reference = [vocabulary.decode_arrays(t) for t in tokens.values()]
     excerpts = [excerpt(notes, config.sampling.seconds) for notes in reference]
+    heard = (tokens, vocabulary, reference, excerpts)
     source = training or (data if (Path(data) / DATASET_MANIFEST).is_file() else None)
     if source is None:
         reason = f"{data} is a MIDI folder, not a dataset: give the training dataset (--training) for these rows"
-        return RealSongs(reference, excerpts, None, None, absent=reason)
+        return RealSongs(*heard, None, None, absent=reason)
     dataset = load_dataset(source)
     songs = [t for t in dataset.songs("train").values() if len(t)]
     if not songs:
-        return RealSongs(reference, excerpts, None, None, absent=f"{source} has no songs in its train split")
+        return RealSongs(*heard, None, None, absent=f"{source} has no songs in its train split")
     training_notes = [dataset.vocabulary.decode_arrays(t) for t in songs]
-    return RealSongs(reference, excerpts, songs, dataset.vocabulary, training_notes)
+    return RealSongs(*heard, songs, dataset.vocabulary, training_notes)
 
 
 def score_samples(generated: list[NoteArrays], real: RealSongs, config: EvaluationConfig) -> dict:

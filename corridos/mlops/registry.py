@@ -194,20 +194,15 @@ def promote(
         )
     else:
         score = scorer or score_model
-        candidate = score(f"models:/{config.model_name}/{candidate_version}", songs, config)
-        # by version, not by alias: the alias may move while this runs
-        against = (
-            (baseline or score_markov_baseline)(songs, config)
-            if champion_version is None
-            else score(f"models:/{config.model_name}/{champion_version}", songs, config)
+        reasons, praise, candidate, against = _judge(
+            candidate_version, champion_version, opponent, songs, config, score, baseline
         )
-        reasons = refusals(candidate, against, opponent, config)
         moved = current_champion(config.model_name)
         if not reasons and moved != current:
             reasons = [f"the champion moved to {moved.version if moved else 'none'} while the gate ran: run it again"]
         decision = Decision(
             not reasons,
-            reasons or [victory(candidate, against, opponent, config)],
+            reasons or [praise],
             candidate_version,
             champion_version,
             opponent,
@@ -218,6 +213,36 @@ def promote(
         client.set_registered_model_alias(config.model_name, CHAMPION_ALIAS, candidate_version)
     _record(client, config.model_name, decision)
     return decision
+
+
+def _judge(
+    candidate_version: str,
+    champion_version: str | None,
+    opponent: str,
+    songs: RealSongs,
+    config: PromotionConfig,
+    score: Scorer,
+    baseline: BaselineScorer | None,
+) -> tuple[list[str], str, Scores | None, Scores | None]:
+    """(refusal reasons, why it wins when there are none, the candidate's scores, the opponent's).
+    The opponent is the champion by version, not by alias (the alias may move while this runs), or
+    the Markov baseline when there is none. A model that cannot be scored on the songs
+    (BadInputError: e.g. a vocabulary that cannot encode them) leaves nothing to compare: refused,
+    with the reason."""
+    try:
+        candidate = score(f"models:/{config.model_name}/{candidate_version}", songs, config)
+    except BadInputError as error:
+        return [f"the candidate cannot be judged on these songs: {error}"], "", None, None
+    try:
+        against = (
+            (baseline or score_markov_baseline)(songs, config)
+            if champion_version is None
+            else score(f"models:/{config.model_name}/{champion_version}", songs, config)
+        )
+    except BadInputError as error:
+        return [f"{opponent} cannot be judged on these songs, so nothing to compare with: {error}"], "", candidate, None
+    reasons = refusals(candidate, against, opponent, config)
+    return reasons, "" if reasons else victory(candidate, against, opponent, config), candidate, against
 
 
 def refusals(candidate: Scores, opponent: Scores, name: str, config: PromotionConfig) -> list[str]:
@@ -298,7 +323,7 @@ def score_model(model_uri: str, songs: RealSongs, config: PromotionConfig) -> Sc
 
     model, vocabulary = packaging.load(model_uri)
     pieces = Sampler(model, vocabulary).generate(config.evaluation.sampling, config.evaluation.samples)
-    bits = bits_per_note(model, vocabulary, songs.reference)
+    bits = bits_per_note(model, vocabulary, songs)
     scores = score_pieces(bits, [to_arrays(piece) for piece in pieces], songs, config)
     return dataclasses.replace(scores, time_step_seconds=vocabulary.config.step_seconds)
 
@@ -333,17 +358,14 @@ def score_pieces(bits: float | None, pieces: list[NoteArrays], songs: RealSongs,
     )
 
 
-def bits_per_note(model, vocabulary, reference: list[NoteArrays]) -> float:
-    """Bits per note of `reference` under the model, each song encoded with the model's own
-    vocabulary (notes outside its pitch range dropped; its key token first when it has keys)."""
+def bits_per_note(model, vocabulary, songs: RealSongs) -> float:
+    """Bits per note of the reference songs under the model, in the model's vocabulary: re-encoded
+    only when that encodes them exactly (BadInputError naming the song otherwise)."""
+    from corridos.generation.evaluation import songs_in
     from corridos.generation.likelihood import likelihood
 
-    low, high = vocabulary.config.pitch_min, vocabulary.config.pitch_max
-    songs = {
-        str(i): vocabulary.encode_song(notes.take((notes.pitch >= low) & (notes.pitch <= high)))
-        for i, notes in enumerate(reference)
-    }
-    return float(likelihood(model, vocabulary, songs)["bits_per_note"])
+    tokens = songs_in(songs.reference_tokens, songs.vocabulary, vocabulary, "the reference songs")
+    return float(likelihood(model, vocabulary, tokens)["bits_per_note"])
 
 
 def sample_sanity(pieces: list[NoteArrays], config: PromotionConfig) -> dict[str, float]:

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from components.model import register_and_promote
-from corridos.errors import ConfigError, ModelError
+from corridos.errors import BadInputError, ConfigError, ModelError
 from corridos.generation.evaluation import EvaluationConfig, RealSongs
 from corridos.generation.models import ModelConfig, build_model, save_model
 from corridos.generation.sampling import SampleConfig
@@ -110,7 +110,14 @@ GOOD = Scores(
     sanity={"repetition_ratio": 0.1, "min_notes_per_second": 3.0, "max_notes_per_second": 8.0},
     time_step_seconds=0.032,
 )
-SONGS = RealSongs(reference=[line([60, 62, 64])], excerpts=[], training_tokens=None, training_vocabulary=None)
+SONGS = RealSongs(
+    reference_tokens={},
+    vocabulary=Vocabulary(),
+    reference=[line([60, 62, 64])],
+    excerpts=[],
+    training_tokens=None,
+    training_vocabulary=None,
+)
 MARKOV = dataclasses.replace(GOOD, bits_per_note=None, c2st_auc=0.95, time_step_seconds=None)
 MODELS = itertools.count()
 
@@ -132,20 +139,23 @@ class Gate:
         self.name = f"gate-{next(MODELS)}"
         self.config = PromotionConfig(model_name=self.name)
         self.versions = registered_versions(self.name, count)
-        self.scores: dict[str, Scores] = {}
+        self.scores: dict[str, Scores | BadInputError] = {}
         self.baseline = baseline
         self.calls = 0
 
     def score(self, uri: str, songs: RealSongs, config: PromotionConfig) -> Scores:
         assert songs is SONGS and config.model_name == self.name and uri.startswith(f"models:/{self.name}/")
         self.calls += 1
-        return self.scores[uri.rsplit("/", 1)[1]]
+        scores = self.scores[uri.rsplit("/", 1)[1]]
+        if isinstance(scores, BadInputError):  # a model that cannot be scored on the songs
+            raise scores
+        return scores
 
     def score_baseline(self, songs: RealSongs, config: PromotionConfig) -> Scores:
         self.calls += 1
         return self.baseline
 
-    def promote(self, version: str, scores: Scores, **config) -> registry.Decision:
+    def promote(self, version: str, scores: Scores | BadInputError, **config) -> registry.Decision:
         self.scores[version] = scores
         return registry.promote(
             version, SONGS, dataclasses.replace(self.config, **config), self.score, self.score_baseline
@@ -244,6 +254,19 @@ def test_a_candidate_score_that_is_not_finite_is_refused(store):
             broken = dataclasses.replace(GOOD, **{"bits_per_note": 1.0, field: value})
         decision = gate.promote(version, broken)
         assert_refused(gate, decision, "1", f"scores not finite: the candidate's {field}={value}")
+
+
+def test_a_model_that_cannot_be_judged_on_the_songs_is_refused(store):
+    """A vocabulary that cannot encode the reference songs exactly (score_model's BadInputError):
+    the candidate is refused, or, when the champion cannot be judged, nothing is compared."""
+    unencodable = BadInputError("the reference songs: a.mid", "the model's time step 0.5 s does not encode its timing")
+    gate = Gate(3)
+    gate.crown("1")
+    decision = gate.promote("2", unencodable)
+    assert_refused(gate, decision, "1", f"the candidate cannot be judged on these songs: {unencodable}")
+    gate.scores["1"] = unencodable  # the champion's model no longer reads the songs
+    decision = gate.promote("3", dataclasses.replace(GOOD, bits_per_note=1.0))
+    assert_refused(gate, decision, "1", "version 1 cannot be judged on these songs, so nothing to compare with")
 
 
 def test_a_champion_or_baseline_score_that_is_not_finite_is_refused(store):
