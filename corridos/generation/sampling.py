@@ -144,7 +144,12 @@ def compiled_step(model):
             batch = int(tokens.shape[0])
             if batch not in concrete:
                 concrete[batch] = function.get_concrete_function(tokens, cache, position)
-            return concrete[batch](tokens, cache, position)
+            step = concrete[batch]
+            # The concrete function's own call binds and casts each input against its signature,
+            # as long as the XLA step itself (docs/FACTS.md, "Sampling speed"); these inputs are
+            # the traced ones by construction, so they go straight to its flat call. Private API,
+            # pinned with TensorFlow in uv.lock; the sampling tests fail if it changes.
+            return step._call_flat(tf.nest.flatten((tokens, cache, position)), step.captured_inputs)
 
         return tensorflow_step
     if backend == "jax":
