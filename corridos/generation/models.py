@@ -128,8 +128,9 @@ class LSTMGenerator(Generator):
         return self.head(self.dropout(x, training=training))  # (batch, time, vocab)
 
     def initial_cache(self, batch_size: int):
-        zeros = ops.zeros((batch_size, self.config.hidden_dim))  # (batch, hidden)
-        return [(zeros, zeros) for _ in self.blocks]
+        # each state its own buffer: the JAX step donates the cache (sampling.compiled_step)
+        shape = (batch_size, self.config.hidden_dim)  # (batch, hidden)
+        return [(ops.zeros(shape), ops.zeros(shape)) for _ in self.blocks]
 
     def step(self, tokens, cache, position):
         x = self.embedding(tokens[:, None])  # (batch, 1, embedding)
@@ -354,8 +355,9 @@ class TransformerGenerator(Generator):
 
     def initial_cache(self, batch_size: int):
         heads, size = self.config.heads, self.config.hidden_dim // self.config.heads
-        zeros = ops.zeros((batch_size, heads, self.config.context, size))  # (batch, heads, context, head_size)
-        return [(zeros, zeros) for _ in self.blocks]
+        # each keys and values their own buffer: the JAX step donates the cache (sampling.compiled_step)
+        shape = (batch_size, heads, self.config.context, size)  # (batch, heads, context, head_size)
+        return [(ops.zeros(shape), ops.zeros(shape)) for _ in self.blocks]
 
     def step(self, tokens, cache, position):
         x = self.input_projection(self.embedding(tokens[:, None]))  # (batch, 1, width)

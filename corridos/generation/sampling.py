@@ -126,36 +126,19 @@ def compiled_step(model):
     """model.step compiled for the active Keras backend, called as step(tokens, cache, position)
     with tokens an int32 NumPy array (batch,) and position an int; traced once per batch size.
     Each backend converts its inputs its own cheapest way: at one small call per token, Keras's
-    generic conversion and TensorFlow's trace lookup cost more than the step itself."""
+    generic conversion and TensorFlow's trace lookup cost more than the step itself.
+    Neither copies the whole cache on each step: TensorFlow keeps it in variables updated in place
+    (the first call makes them from the model's initial cache), JAX donates its buffers to the
+    step. So pass each returned cache on once, to the next call only."""
     import keras
 
     backend = keras.backend.backend()
     if backend == "tensorflow":
-        import tensorflow as tf
-
-        # XLA: a single-token step is dominated by per-op overhead, which XLA fuses away (3x here).
-        function = tf.function(model.step, jit_compile=True, reduce_retracing=True)
-        # Calling the tf.function looks its trace up anew on every call; a concrete function per
-        # batch size skips that (docs/FACTS.md, "Sampling speed").
-        concrete = {}  # batch size -> its concrete function
-
-        def tensorflow_step(tokens, cache, position):
-            tokens, position = tf.constant(tokens), tf.constant(position, tf.int32)
-            batch = int(tokens.shape[0])
-            if batch not in concrete:
-                concrete[batch] = function.get_concrete_function(tokens, cache, position)
-            step = concrete[batch]
-            # The concrete function's own call binds and casts each input against its signature,
-            # as long as the XLA step itself (docs/FACTS.md, "Sampling speed"); these inputs are
-            # the traced ones by construction, so they go straight to its flat call. Private API,
-            # pinned with TensorFlow in uv.lock; the sampling tests fail if it changes.
-            return step._call_flat(tf.nest.flatten((tokens, cache, position)), step.captured_inputs)
-
-        return tensorflow_step
+        return _tensorflow_step(model)
     if backend == "jax":
         import jax
 
-        jitted = jax.jit(model.step)
+        jitted = jax.jit(model.step, donate_argnums=1)  # the cache's buffers reused for the new one
         return lambda tokens, cache, position: jitted(tokens, cache, np.int32(position))
 
     from keras import ops
@@ -163,6 +146,42 @@ def compiled_step(model):
     return lambda tokens, cache, position: model.step(
         ops.convert_to_tensor(tokens), cache, ops.convert_to_tensor(position, dtype="int32")
     )
+
+
+def _tensorflow_step(model):
+    """compiled_step for TensorFlow: XLA, a concrete function per batch size, the cache in place."""
+    import tensorflow as tf
+
+    def step_in_place(tokens, cache, position):
+        logits, updated = model.step(tokens, tf.nest.map_structure(lambda v: v.read_value(), cache), position)
+        tf.nest.map_structure(lambda variable, value: variable.assign(value), cache, updated)
+        return logits
+
+    # XLA: a single-token step is dominated by per-op overhead, which XLA fuses away (3x here).
+    # A cache passed in and returned as tensors is copied whole on every step; a variable updated
+    # by XLA is written in place (docs/FACTS.md, "Sampling speed"). Variables are traced by shape,
+    # so each generation brings its own and shares the trace.
+    function = tf.function(step_in_place, jit_compile=True, reduce_retracing=True)
+    # Calling the tf.function looks its trace up anew on every call; a concrete function per
+    # batch size skips that.
+    concrete = {}  # batch size -> its concrete function
+
+    def tensorflow_step(tokens, cache, position):
+        if not isinstance(tf.nest.flatten(cache)[0], tf.Variable):
+            cache = tf.nest.map_structure(lambda tensor: tf.Variable(tensor, trainable=False), cache)
+        tokens, position = tf.constant(tokens), tf.constant(position, tf.int32)
+        batch = int(tokens.shape[0])
+        if batch not in concrete:
+            concrete[batch] = function.get_concrete_function(tokens, cache, position)
+        step = concrete[batch]
+        # The concrete function's own call binds and casts each input against its signature, as
+        # long as the XLA step itself; these inputs are the traced ones by construction, so they go
+        # straight to its flat call. Private API, pinned with TensorFlow in uv.lock; the sampling
+        # tests fail if it changes.
+        handles = [variable.handle for variable in tf.nest.flatten(cache)]
+        return step._call_flat([tokens, *handles, position], step.captured_inputs), cache
+
+    return tensorflow_step
 
 
 def primer_tokens(path: str | Path, vocabulary: Vocabulary) -> np.ndarray:
