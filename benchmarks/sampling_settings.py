@@ -5,7 +5,7 @@ Yang & Lerch overlapped area, in-scale ratio, 8-gram copy rate against the train
 match), beside the real-vs-real row. Every setting samples the same seeds and keys.
 
     .venv/bin/python benchmarks/sampling_settings.py DATASET [--model models/released] [--samples 32]
-        [--temperatures 0.9 1.0] [--top-k 0] [--top-p 1.0] [--key-guidance 1 2]
+        [--seed 0] [--temperatures 0.9 1.0] [--top-k 0] [--top-p 1.0] [--key-guidance 1 2]
 """
 
 from __future__ import annotations
@@ -22,6 +22,9 @@ def main() -> None:
     parser.add_argument("--model", default="models/released")
     parser.add_argument("--samples", type=int, default=32, help="pieces per setting (more: a steadier C2ST)")
     parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument(
+        "--seed", type=int, default=0, help="piece i is drawn with seed + i: another seed, other pieces"
+    )
     parser.add_argument("--temperatures", type=float, nargs="*", default=[0.9, 0.95, 1.0])
     parser.add_argument("--top-k", type=int, nargs="*", default=[0])
     parser.add_argument("--top-p", type=float, nargs="*", default=[1.0])
@@ -52,7 +55,12 @@ def main() -> None:
     settings = itertools.product(args.temperatures, args.top_k, args.top_p, args.key_guidance)
     for temperature, top_k, top_p, guidance in settings:
         sampling = SampleConfig(
-            seconds=args.seconds, temperature=temperature, top_k=top_k, top_p=top_p, key_guidance=guidance
+            seconds=args.seconds,
+            seed=args.seed,
+            temperature=temperature,
+            top_k=top_k,
+            top_p=top_p,
+            key_guidance=guidance,
         )
         config = EvaluationConfig(samples=args.samples, sampling=sampling)
         began = time.perf_counter()

@@ -202,26 +202,48 @@ def _log_probabilities_after(sampler, first_token: int) -> np.ndarray:
     return drawable - np.logaddexp.reduce(drawable)
 
 
-def test_key_guidance_pushes_the_keyed_prediction_away_from_the_keyless_one(guided):
-    vocabulary, changed = guided.vocabulary, 0
+def _guided_log_probabilities(vocabulary, keyed: np.ndarray, keyless: np.ndarray, guidance: float) -> np.ndarray:
+    """The guidance's arithmetic written out over drawable log-probabilities: the note-on pitches
+    pushed, log p = u + g (k - u), renormalised to the keyed row's note-on mass; the rest keyed."""
+    pitches = slice(vocabulary.note_on_offset - len(SPECIAL_TOKENS), vocabulary.note_off_offset - len(SPECIAL_TOKENS))
+    pushed = keyless[pitches] + guidance * (keyed[pitches] - keyless[pitches])
+    guided = keyed.copy()
+    guided[pitches] = pushed - np.logaddexp.reduce(pushed) + np.logaddexp.reduce(keyed[pitches])
+    return guided
+
+
+def test_key_guidance_pushes_the_keyed_pitch_away_from_the_keyless_one(guided):
+    vocabulary = guided.vocabulary
     keyless = _log_probabilities_after(guided, vocabulary.any_key)
     for name in ("A minor", "C major", "F# major", "Eb minor"):
         keyed = _log_probabilities_after(guided, vocabulary.key_token(parse_key(name)))
         for guidance in (1.0, 6.0):
             config = SampleConfig(events=1, temperature=0, key=name, key_guidance=guidance)
             first = guided.sample_tokens(np.zeros(0, np.int32), config)[0][0]
-            expected = np.argmax(keyless + guidance * (keyed - keyless)) + len(SPECIAL_TOKENS)
-            assert first == expected, (name, guidance)
-        changed += np.argmax(keyed) != np.argmax(keyless + 6 * (keyed - keyless))
-    assert changed  # the guided choice is not the plain one
+            expected = _guided_log_probabilities(vocabulary, keyed, keyless, guidance)
+            assert first == np.argmax(expected) + len(SPECIAL_TOKENS), (name, guidance)
 
 
-def test_key_guidance_zero_forgets_the_key_and_the_default_follows_the_model(guided, sampler):
-    unkeyed = [
-        guided.sample_tokens(np.zeros(0, np.int32), SampleConfig(seconds=2, seed=3, key=key, key_guidance=0))[0]
-        for key in ("A minor", "E major")
-    ]
-    assert np.array_equal(*unkeyed)  # only the keyless twin speaks
+@pytest.mark.parametrize("guidance", [0.0, 3.0])
+def test_key_guidance_moves_only_the_pitch_of_a_note_on(guided, guidance):
+    """On known logits: every token but the note-on pitches keeps the keyed probability, the note-ons
+    together too; among them, the pitch follows u + g (k - u) (at 0, the keyless twin alone)."""
+    vocabulary, drawable = guided.vocabulary, len(SPECIAL_TOKENS)
+    logits = np.random.default_rng(0).normal(0, 2, (2, vocabulary.key_offset))  # keyed row, keyless twin
+    probabilities = np.exp(guided._guided(logits, guidance, samples=1)[0, drawable:])
+    keyed, keyless = (np.exp(row - np.logaddexp.reduce(row)) for row in logits[:, drawable:])
+    pitches = np.zeros(len(keyed), bool)
+    pitches[vocabulary.note_on_offset - drawable : vocabulary.note_off_offset - drawable] = True
+    assert probabilities.sum() == pytest.approx(1)
+    np.testing.assert_allclose(probabilities[~pitches], keyed[~pitches])
+    assert probabilities[pitches].sum() == pytest.approx(keyed[pitches].sum())
+    pushed = np.log(keyless[pitches]) + guidance * (np.log(keyed[pitches]) - np.log(keyless[pitches]))
+    np.testing.assert_allclose(
+        probabilities[pitches] / probabilities[pitches].sum(), np.exp(pushed) / np.exp(pushed).sum()
+    )
+
+
+def test_key_guidance_default_follows_the_model(guided, sampler):
     assert guided.key_guidance(SampleConfig()) == DEFAULT_KEY_GUIDANCE > 1
     assert sampler.key_guidance(SampleConfig()) == 1  # trained without key dropout: plain
     with pytest.raises(BadInputError, match="key_guidance: 2: this model was trained without key dropout"):
