@@ -160,9 +160,10 @@ def _tensorflow_step(model):
 
     # XLA: a single-token step is dominated by per-op overhead, which XLA fuses away (3x here).
     # A cache passed in and returned as tensors is copied whole on every step; a variable updated
-    # by XLA is written in place (docs/FACTS.md, "Sampling speed"). Variables are traced by shape,
-    # so each generation brings its own and shares the trace.
-    function = tf.function(step_in_place, jit_compile=True, reduce_retracing=True)
+    # by XLA is written in place (docs/FACTS.md, "The cache in place"). Variables are traced by
+    # shape, so each generation brings its own and shares the trace. Each batch size gets its own
+    # exact trace: a relaxed one (reduce_retracing) read a batch of 4 into a batch of 2's shapes.
+    function = tf.function(step_in_place, jit_compile=True)
     # Calling the tf.function looks its trace up anew on every call; a concrete function per
     # batch size skips that.
     concrete = {}  # batch size -> its concrete function

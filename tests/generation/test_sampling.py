@@ -37,6 +37,13 @@ def test_same_seed_same_music_and_another_seed_other_music(sampler):
     assert not np.array_equal(first[0], other[0])
 
 
+def test_one_sampler_takes_batches_of_any_size_in_turn(sampler):
+    """Each batch size has its own compiled step and cache (the service warms 1, 2, 4, ... in turn)."""
+    for size in (1, 2, 4, 3, 1):
+        pieces = sampler.generate_each([SampleConfig(seconds=1, seed=seed) for seed in range(size)])
+        assert len(pieces) == size
+
+
 def test_length_in_seconds_and_in_events(sampler):
     tokens = sampler.sample_tokens(np.zeros(0, np.int32), SampleConfig(seconds=2.0))[0]
     steps = np.where(sampler.vocabulary.is_shift(tokens), tokens - sampler.vocabulary.shift_offset + 1, 0)
