@@ -17,12 +17,13 @@ def likelihood(model, vocabulary: Vocabulary, songs: dict[str, np.ndarray], wind
     starting fresh, as in validation during training.
     """
     from keras import ops
+    from scipy.special import log_softmax
 
     inputs, targets = _windows(songs, window or model.config.context, vocabulary)
     total = 0.0
     for start in range(0, len(inputs), BATCH_SIZE):
         logits = ops.convert_to_numpy(model(inputs[start : start + BATCH_SIZE])).astype(np.float64)
-        log_probs = logits - np.logaddexp.reduce(logits, axis=-1, keepdims=True)
+        log_probs = log_softmax(logits, axis=-1)
         batch_targets = targets[start : start + BATCH_SIZE]
         valid = batch_targets >= 0
         picked = np.take_along_axis(log_probs, np.maximum(batch_targets, 0)[..., None], axis=-1)[..., 0]

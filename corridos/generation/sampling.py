@@ -330,19 +330,20 @@ class Sampler:
         offs, and the C2ST told the pieces from real ones more often at the same key match
         (docs/FACTS.md, "Guiding the pitch only")."""
         from keras import ops
+        from scipy.special import log_softmax
 
         logits = ops.convert_to_numpy(logits)[:, : self.vocabulary.key_offset].astype(np.float64)
         if guidance == 1:
             return logits
         drawable = len(SPECIAL_TOKENS)  # `choose` masks the specials: normalise over the rest
         log_probabilities = np.full_like(logits, -np.inf)  # (2 samples, key_offset)
-        log_probabilities[:, drawable:] = _log_normalised(logits[:, drawable:])
+        log_probabilities[:, drawable:] = log_softmax(logits[:, drawable:], axis=1)
         keyed, keyless = log_probabilities[:samples], log_probabilities[samples:]  # each (samples, key_offset)
         pitches = slice(self.vocabulary.note_on_offset, self.vocabulary.note_off_offset)
         pushed = keyless[:, pitches] + guidance * (keyed[:, pitches] - keyless[:, pitches])  # (samples, pitches)
         guided = keyed.copy()
         note_on = np.logaddexp.reduce(keyed[:, pitches], axis=1, keepdims=True)  # (samples, 1)
-        guided[:, pitches] = _log_normalised(pushed) + note_on
+        guided[:, pitches] = log_softmax(pushed, axis=1) + note_on
         return guided
 
     def _key_prefix(self, key: Key | None) -> np.ndarray:
@@ -367,11 +368,6 @@ class Sampler:
         if key is not None:
             set_key_signature(sequence, key.transposed(transpose))
         return sequence
-
-
-def _log_normalised(log_weights: np.ndarray) -> np.ndarray:
-    """Rows of log-weights shifted to sum to one as probabilities."""
-    return log_weights - np.logaddexp.reduce(log_weights, axis=1, keepdims=True)
 
 
 def choose(logits: np.ndarray, config: SampleConfig, rngs: list[np.random.Generator]) -> np.ndarray:
