@@ -169,8 +169,10 @@ def _tensorflow_step(model):
     concrete = {}  # batch size -> its concrete function
 
     def tensorflow_step(tokens, cache, position):
-        if not isinstance(tf.nest.flatten(cache)[0], tf.Variable):
+        variables = tf.nest.flatten(cache)
+        if not isinstance(variables[0], tf.Variable):
             cache = tf.nest.map_structure(lambda tensor: tf.Variable(tensor, trainable=False), cache)
+            variables = tf.nest.flatten(cache)
         tokens, position = tf.constant(tokens), tf.constant(position, tf.int32)
         batch = int(tokens.shape[0])
         if batch not in concrete:
@@ -180,7 +182,7 @@ def _tensorflow_step(model):
         # long as the XLA step itself; these inputs are the traced ones by construction, so they go
         # straight to its flat call. Private API, pinned with TensorFlow in uv.lock; the sampling
         # tests fail if it changes.
-        handles = [variable.handle for variable in tf.nest.flatten(cache)]
+        handles = [variable.handle for variable in variables]
         return step._call_flat([tokens, *handles, position], step.captured_inputs), cache
 
     return tensorflow_step
