@@ -3,7 +3,7 @@
 Prints, per key, the key asked for and the key music21 hears, then the key-match rate (overall,
 majors, minors) and how often the tonic alone is right. Chance is 1/24.
 
-    .venv/bin/python benchmarks/key_match.py MODEL [--seconds 30] [--key-guidance G]
+    .venv/bin/python benchmarks/key_match.py MODEL [--seconds 30] [--key-guidance G] [--key-candidates N]
 """
 
 from __future__ import annotations
@@ -21,18 +21,28 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("model", help="a model folder or MLflow model URI")
     parser.add_argument("--seconds", type=float, default=30.0)
-    parser.add_argument("--key-guidance", type=float, default=None, help="default: the model's own")
+    parser.add_argument("--key-guidance", type=float, default=1.0)
+    parser.add_argument("--key-candidates", type=int, default=None, help="default: the model's own")
     args = parser.parse_args()
     sampler = Sampler(*packaging.load(args.model))
     began = time.perf_counter()
     configs = [
-        SampleConfig(seconds=args.seconds, seed=i, key=key.name, key_guidance=args.key_guidance)
+        SampleConfig(
+            seconds=args.seconds,
+            seed=i,
+            key=key.name,
+            key_guidance=args.key_guidance,
+            key_candidates=args.key_candidates,
+        )
         for i, key in enumerate(KEYS)
     ]
     pieces = [to_arrays(piece) for piece in sampler.generate_each(configs)]
-    guidance = sampler.key_guidance(configs[0])
+    candidates = sampler.key_candidates(configs[0])
     seconds = time.perf_counter() - began
-    print(f"sampled {len(pieces)} x {args.seconds:g} s, key guidance {guidance:g}, in {seconds:.1f} s")
+    print(
+        f"sampled {len(pieces)} x {args.seconds:g} s, key guidance {args.key_guidance:g}, "
+        f"best of {candidates} by key, in {seconds:.1f} s"
+    )
     heard = [analyse_key(piece) if len(piece) else None for piece in pieces]
     for key, analysed, piece in zip(KEYS, heard, pieces):
         print(f"asked {key.name:9s} heard {analysed.name if analysed else '-':9s} ({len(piece)} notes)")

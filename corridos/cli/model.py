@@ -58,7 +58,8 @@ def generate(
     primer: Path | None = typer.Option(None, help=SETTINGS["primer"].description),
     transpose: int = _sample_option("transpose"),
     key: str | None = _sample_option("key"),
-    key_guidance: float | None = _sample_option("key_guidance"),
+    key_guidance: float = _sample_option("key_guidance"),
+    key_candidates: int | None = _sample_option("key_candidates"),
     audio: bool = typer.Option(True, help="Render a WAV with FluidSynth (nylon guitar)."),
     tab: list[str] = typer.Option(
         list(GENERATED_FORMATS),
@@ -88,6 +89,7 @@ def generate(
         transpose=transpose,
         key=key,
         key_guidance=key_guidance,
+        key_candidates=key_candidates,
     )
     pieces = Sampler(*packaging.load(model)).generate(config, samples)
     for index, piece in enumerate(pieces):

@@ -104,12 +104,14 @@ def score_release(
     manifest_path = Path(dataset_dir) / "manifest.json"
     manifest = json.loads(manifest_path.read_text())
     quality = work / "evaluation" / "quality.json"  # the table's rows: baseline, ceiling, the models
+    sampler = Sampler(model, vocabulary)
     figures = {
         "metrics": evaluation.summary_metrics(results[RELEASE_ROW]),
         "quality": json.loads(quality.read_text()) if quality.is_file() else None,
         "compared": compare or {},
         "minutes": evaluation.minutes_compared(model, vocabulary),
-        "key_guidance": Sampler(model, vocabulary).key_guidance(SampleConfig()),
+        "key_guidance": sampler.key_guidance(SampleConfig()),
+        "key_candidates": sampler.key_candidates(SampleConfig()),
         "training": training,
         "config": json.loads((folder / TRAIN_CONFIG).read_text()),
         "data": {
@@ -198,7 +200,8 @@ requinto line of a corrido tumbado as note events. Trained on 2 CPU cores with t
 
 ## Metrics on the validation artists
 Likelihood over the validation songs (windows of the model's context), samples drawn with the
-default sampling settings (`SampleConfig`; key guidance {figures.get("key_guidance", 1.0):g}) against
+default sampling settings (`SampleConfig`; key guidance {figures.get("key_guidance", 1.0):g}, each piece
+the first of {figures.get("key_candidates", 1)} candidates heard in the key asked for) against
 excerpts of the same songs:
 
 | metric | value |
@@ -220,7 +223,7 @@ Code version at dataset build: `{figures.get("code_version")}`.
 ## Use
 ```bash
 .venv/bin/corridos generate models/released --seconds 30 --seed 7
-.venv/bin/corridos generate models/released --key "A minor" --key-guidance 1   # plain, unguided sampling
+.venv/bin/corridos generate models/released --key "A minor" --key-candidates 1   # one plain piece, not chosen by key
 ```
 `make demo` registers this folder as the first champion of the local MLflow registry.
 """

@@ -1,3 +1,4 @@
+import dataclasses
 import subprocess
 import sys
 
@@ -7,8 +8,8 @@ import pytest
 
 from corridos.errors import BadInputError, ConfigError
 from corridos.generation.models import ModelConfig, build_model
-from corridos.generation.sampling import DEFAULT_KEY_GUIDANCE, SampleConfig, Sampler, choose
-from corridos.symbolic.keys import key_signature, parse_key
+from corridos.generation.sampling import DEFAULT_KEY_CANDIDATES, SampleConfig, Sampler, choose
+from corridos.symbolic.keys import analyse_key, key_signature, parse_key
 from corridos.symbolic.sequences import write_midi
 from corridos.symbolic.tokenizer import BOS, SPECIAL_TOKENS, TokenizerConfig, Vocabulary
 from tests.helpers import notes
@@ -190,6 +191,40 @@ def test_a_model_trained_before_keys_samples_and_refuses_a_key():
     assert key_signature(piece) is None and len(piece.notes)
     with pytest.raises(BadInputError, match="key: A minor: this model's vocabulary has no key tokens"):
         old.generate(SampleConfig(seconds=1, key="A minor"))
+    with pytest.raises(BadInputError, match="key_candidates: 3: this model takes no key; only 1 works"):
+        old.generate(SampleConfig(seconds=1, key_candidates=3))
+    assert old.key_candidates(SampleConfig()) == 1
+
+
+def test_key_candidates_keep_the_first_heard_in_the_key(sampler):
+    """On lines of known keys: the first candidate in the asked key is kept, else the first drawn."""
+    vocabulary = sampler.vocabulary
+    a_minor = vocabulary.encode(
+        notes(*[(i * 0.5, i * 0.5 + 0.5, p, 80) for i, p in enumerate([57, 60, 64, 69, 64, 60, 57])])
+    )
+    c_major = vocabulary.encode(
+        notes(*[(i * 0.5, i * 0.5 + 0.5, p, 80) for i, p in enumerate([60, 64, 67, 72, 67, 64, 60])])
+    )
+    assert sampler._in_key([a_minor, c_major], parse_key("C major")) is c_major
+    assert sampler._in_key([a_minor, c_major], parse_key("A minor")) is a_minor
+    assert sampler._in_key([c_major, a_minor], parse_key("F# major")) is c_major  # none: the first
+
+
+def test_key_candidates_draw_from_the_piece_stream_and_its_spawn(sampler):
+    """Candidate 0 draws from the piece's own stream (one candidate: the music as before), the
+    others from streams spawned from it; the piece kept is the first heard in its key."""
+    key = parse_key("A minor")
+    one = dataclasses.replace(SampleConfig(seconds=3, key=key.name), key_candidates=1)
+    parent = np.random.default_rng([2, 0])
+    alone = [sampler.sample_tokens(np.zeros(0, np.int32), one, 1, [s], [key])[0] for s in (parent, *parent.spawn(3))]
+    heard = [analyse_key(sampler.vocabulary.decode_arrays(t)) == key for t in alone]
+    assert heard[:2] == [False, True]  # this stream's first candidate misses the key, the second has it
+    config = dataclasses.replace(one, key_candidates=4)
+    chosen = sampler.sample_tokens(np.zeros(0, np.int32), config, 1, [np.random.default_rng([2, 0])], [key])[0]
+    assert np.array_equal(chosen, alone[1])
+    assert len({tuple(t) for t in alone}) == 4  # each candidate its own stream
+    with pytest.raises(ConfigError, match="key_candidates 9 must be <= 8"):
+        SampleConfig(key_candidates=9)
 
 
 @pytest.fixture(scope="module")
@@ -250,9 +285,11 @@ def test_key_guidance_moves_only_the_pitch_of_a_note_on(guided, guidance):
     )
 
 
-def test_key_guidance_default_follows_the_model(guided, sampler):
-    assert guided.key_guidance(SampleConfig()) == DEFAULT_KEY_GUIDANCE > 1
-    assert sampler.key_guidance(SampleConfig()) == 1  # trained without key dropout: plain
+def test_sampling_is_plain_and_chosen_by_key_by_default(guided, sampler):
+    """Guidance is a choice, for a model trained with key dropout only; candidates, for a model
+    that takes a key."""
+    assert guided.key_guidance(SampleConfig()) == sampler.key_guidance(SampleConfig()) == 1
+    assert guided.key_candidates(SampleConfig()) == sampler.key_candidates(SampleConfig()) == DEFAULT_KEY_CANDIDATES > 1
     with pytest.raises(BadInputError, match="key_guidance: 2: this model was trained without key dropout"):
         sampler.generate(SampleConfig(seconds=1, key_guidance=2))
     with pytest.raises(ConfigError, match="key_guidance 9 must be <= 8"):

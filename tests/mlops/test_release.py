@@ -3,7 +3,7 @@ import json
 import pytest
 
 from corridos.errors import ConfigError, ModelError
-from corridos.generation.sampling import DEFAULT_KEY_GUIDANCE
+from corridos.generation.sampling import DEFAULT_KEY_CANDIDATES
 from corridos.generation.train import preset
 from corridos.mlops import packaging, registry, release
 from corridos.mlops.release import MAX_RELEASE_BYTES, MODEL_CARD, RELEASE_JSON
@@ -32,8 +32,9 @@ def test_a_release_is_a_model_folder_with_its_card_and_becomes_the_first_champio
     assert figures["data"]["validation_artists"] and figures["config"]["seed"] == config.seed
     card = (folder / MODEL_CARD).read_text()
     assert "make release-model" in card and f"{figures['metrics']['eval_bits_per_note']:.4g}" in card
-    # scored as users sample it: the tiny preset trains with key dropout, so guided by default
-    assert figures["key_guidance"] == DEFAULT_KEY_GUIDANCE and f"key guidance {DEFAULT_KEY_GUIDANCE:g}" in card
+    # scored as users sample it: plain, the first of the default candidates heard in its key
+    assert figures["key_guidance"] == 1 and figures["key_candidates"] == DEFAULT_KEY_CANDIDATES
+    assert f"key guidance 1, each piece\nthe first of {DEFAULT_KEY_CANDIDATES} candidates" in card
 
     # re-scored beside another model without training again: its row joins the card's table
     rescored = release.score_release(folder, tiny_dataset, tmp_path / "work", 2, {"other": str(folder)}).figures
