@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from corridos.cli.common import CorridosTyper, overrides
+from corridos.constants import CARD_SAMPLES
 
 release_app = CorridosTyper(no_args_is_help=True, help="Train and write the released generator; register it.")
 
@@ -18,7 +19,7 @@ def build(
     set_: list[str] = typer.Option([], "--set", help="Override a TrainConfig field, e.g. seed=1."),
     work: Path = typer.Option(Path("runs/release"), help="Folder for training and evaluation; rerun to resume."),
     out: Path = typer.Option(Path("models/released"), help="The release folder (replaced)."),
-    samples: int = typer.Option(16, min=1, help="Samples drawn for the sample metrics."),
+    samples: int = typer.Option(CARD_SAMPLES, min=1, help="Samples drawn for the sample metrics."),
 ) -> None:
     """Train the preset (seeded), evaluate it on the validation split, write the model and its card."""
     from corridos.generation.train import preset as train_preset
@@ -40,7 +41,7 @@ def score(
     dataset: Path = typer.Option(..., help="The dataset it was trained on (its validation split is scored)."),
     compare: list[str] = typer.Option([], help="NAME=PATH: a model scored beside the release, a row of its card."),
     work: Path = typer.Option(Path("runs/release"), help="Folder for the evaluation."),
-    samples: int = typer.Option(16, min=1, help="Samples drawn for the sample metrics."),
+    samples: int = typer.Option(CARD_SAMPLES, min=1, help="Samples drawn for the sample metrics."),
 ) -> None:
     """Evaluate the release again, beside other models, and rewrite its card; no training."""
     from corridos.cli.model import named_model

@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 from corridos import storage
+from corridos.constants import CARD_SAMPLES
 from corridos.errors import ConfigError, ModelError
 from corridos.generation.train import TRAIN_CONFIG, TrainConfig
 from corridos.mlops.cluster import REGISTERED_MODEL_NAME
@@ -42,7 +43,7 @@ def build_release(
     work_dir: str | Path,
     out_dir: str | Path,
     config: TrainConfig,
-    samples: int = 16,
+    samples: int = CARD_SAMPLES,
     compare: dict[str, str] | None = None,
 ) -> Release:
     """Train `config` on the dataset (seeded, no MLflow), write the model to out_dir (replaced), and
@@ -72,7 +73,7 @@ def score_release(
     folder: str | Path,
     dataset_dir: str | Path,
     work_dir: str | Path,
-    samples: int = 16,
+    samples: int = CARD_SAMPLES,
     compare: dict[str, str] | None = None,
     training: dict | None = None,
 ) -> Release:
