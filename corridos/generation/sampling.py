@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from corridos.errors import BadInputError, ConfigError
-from corridos.symbolic.keys import KEYS, Key, analyse_key, parse_key, set_key_signature
+from corridos.symbolic.keys import KEYS, Key, heard_in, parse_key, set_key_signature
 from corridos.symbolic.tokenizer import BOS, SPECIAL_TOKENS, Vocabulary
 
 # Tokens per second seen in the corpus is about 19; this bounds a runaway piece of silence-free
@@ -324,13 +324,8 @@ class Sampler:
         return [self._in_key(drawn[i * candidates : (i + 1) * candidates], key) for i, key in enumerate(keys)]
 
     def _in_key(self, candidates: list[np.ndarray], key: Key | None) -> np.ndarray:
-        """The first candidate music21 hears in `key` (corridos.symbolic.keys.analyse_key, the
-        analysis evaluation's key match uses), else the first."""
-        for tokens in candidates:
-            notes = self.vocabulary.decode_arrays(tokens)
-            if len(notes) and analyse_key(notes) == key:
-                return tokens
-        return candidates[0]
+        """The first candidate music21 hears in `key` (as evaluation's key match hears it), else the first."""
+        return next((t for t in candidates if heard_in(self.vocabulary.decode_arrays(t), key)), candidates[0])
 
     def _draw(
         self, primer: np.ndarray, config: SampleConfig, rngs: list[np.random.Generator], keys: list[Key | None]

@@ -101,8 +101,13 @@ def analyse_key(notes: NoteArrays) -> Key:
     return Key(analysed.tonic.pitchClass, analysed.mode)
 
 
+def heard_in(notes: NoteArrays, key: Key | None) -> bool:
+    """Whether music21 hears the notes in `key` (no notes, or no key: not)."""
+    return key is not None and len(notes) > 0 and analyse_key(notes) == key
+
+
 def key_match_rate(pieces: list[NoteArrays], requested: list[Key]) -> float:
     """Share of pieces whose analysed key is the one requested for them (an empty piece misses)."""
     if len(pieces) != len(requested) or not pieces:
         raise ValueError(f"{len(pieces)} pieces for {len(requested)} requested keys: need as many, at least one")
-    return float(np.mean([len(p) > 0 and analyse_key(p) == key for p, key in zip(pieces, requested)]))
+    return float(np.mean([heard_in(p, key) for p, key in zip(pieces, requested)]))
